@@ -1,0 +1,2 @@
+//! The `derivpool` command-line tool.
+fn main() {}
