@@ -1,0 +1,161 @@
+//! The one multiply-divide of the project: `a × b / c` with a 256-bit intermediate and an
+//! explicit rounding direction.
+//!
+//! When `a × b` fits in an `i128` (the common case for amounts below about 1.7e20 units × 1e18)
+//! the product and quotient stay in `i128`; otherwise they go through `ethnum::I256`, where the
+//! product of two `i128`s is always exact. The quotient must fit back into an `i128`.
+
+use ethnum::I256;
+use std::panic::Location;
+
+/// Direction in which an inexact result is rounded, on the number line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rounding {
+    /// Toward −∞ (floor). What a user receives.
+    Down,
+    /// Toward +∞ (ceiling). What a user pays.
+    Up,
+}
+
+/// An arithmetic failure on fixed-point values, with the source location of the call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MathError {
+    /// The result does not fit in an `i128`.
+    #[error("arithmetic overflow in {op} at {location}")]
+    Overflow {
+        /// The operation (`add`, `sub`, `mul_div`, ...).
+        op: &'static str,
+        /// Where it was called.
+        location: &'static Location<'static>,
+    },
+    /// A division by zero.
+    #[error("division by zero in {op} at {location}")]
+    DivisionByZero {
+        /// The operation.
+        op: &'static str,
+        /// Where it was called.
+        location: &'static Location<'static>,
+    },
+    /// A float that is NaN or infinite was to be quantised.
+    #[error("non-finite number {value} in {op} at {location}")]
+    NotFinite {
+        /// The operation.
+        op: &'static str,
+        /// The value, as text.
+        value: String,
+        /// Where it was called.
+        location: &'static Location<'static>,
+    },
+}
+
+impl MathError {
+    #[track_caller]
+    pub(crate) fn overflow(op: &'static str) -> Self {
+        MathError::Overflow {
+            op,
+            location: Location::caller(),
+        }
+    }
+}
+
+/// Floor or ceiling of `n / d` for `i128`, given that `d != 0` and the quotient exists.
+#[inline]
+fn div_round_i128(n: i128, d: i128, rounding: Rounding) -> Option<i128> {
+    let q = n.checked_div(d)?;
+    let r = n % d;
+    if r == 0 {
+        return Some(q);
+    }
+    // The truncated quotient is above the exact one iff the exact quotient is negative.
+    let exact_negative = (r < 0) != (d < 0);
+    match (rounding, exact_negative) {
+        (Rounding::Down, true) => q.checked_sub(1),
+        (Rounding::Up, false) => q.checked_add(1),
+        _ => Some(q),
+    }
+}
+
+/// `a × b / c`, rounded as asked, with a 256-bit intermediate.
+///
+/// Errors: [`MathError::DivisionByZero`] when `c = 0`, [`MathError::Overflow`] when the rounded
+/// quotient does not fit in an `i128`. Both carry the caller's location.
+#[track_caller]
+#[inline]
+pub fn mul_div(a: i128, b: i128, c: i128, rounding: Rounding) -> Result<i128, MathError> {
+    if c == 0 {
+        return Err(MathError::DivisionByZero {
+            op: "mul_div",
+            location: Location::caller(),
+        });
+    }
+    if let Some(p) = a.checked_mul(b) {
+        return div_round_i128(p, c, rounding).ok_or_else(|| MathError::overflow("mul_div"));
+    }
+    let p = I256::from(a) * I256::from(b);
+    let d = I256::from(c);
+    let q = p / d;
+    let r = p % d;
+    let q = if r == 0 {
+        q
+    } else {
+        let exact_negative = (r < 0) != (d < 0);
+        match (rounding, exact_negative) {
+            (Rounding::Down, true) => q - 1,
+            (Rounding::Up, false) => q + 1,
+            _ => q,
+        }
+    };
+    i128::try_from(q).map_err(|_| MathError::overflow("mul_div"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounds_each_sign_toward_its_named_direction() {
+        // (a, b, c, down, up)
+        let table: &[(i128, i128, i128, i128, i128)] = &[
+            (7, 1, 2, 3, 4),
+            (-7, 1, 2, -4, -3),
+            (7, 1, -2, -4, -3),
+            (-7, -1, 2, 3, 4),
+            (6, 1, 2, 3, 3),
+            (0, 5, 3, 0, 0),
+        ];
+        for &(a, b, c, down, up) in table {
+            assert_eq!(
+                mul_div(a, b, c, Rounding::Down).unwrap(),
+                down,
+                "{a}*{b}/{c} down"
+            );
+            assert_eq!(
+                mul_div(a, b, c, Rounding::Up).unwrap(),
+                up,
+                "{a}*{b}/{c} up"
+            );
+        }
+    }
+
+    #[test]
+    fn wide_intermediate_keeps_exact_results() {
+        let big = i128::MAX / 3;
+        assert_eq!(mul_div(big, 6, 6, Rounding::Down).unwrap(), big);
+        assert_eq!(mul_div(big, big, big, Rounding::Up).unwrap(), big);
+        assert_eq!(
+            mul_div(i128::MIN, i128::MIN, i128::MIN, Rounding::Down).unwrap(),
+            i128::MIN
+        );
+    }
+
+    #[test]
+    fn overflow_and_zero_division_name_the_caller() {
+        let e = mul_div(i128::MAX, 2, 1, Rounding::Down).unwrap_err();
+        assert!(matches!(e, MathError::Overflow { op: "mul_div", .. }));
+        assert!(e.to_string().contains("muldiv.rs"), "{e}");
+        let e = mul_div(1, 1, 0, Rounding::Up).unwrap_err();
+        assert!(matches!(e, MathError::DivisionByZero { .. }));
+        let e = mul_div(i128::MIN, 1, -1, Rounding::Up).unwrap_err();
+        assert!(matches!(e, MathError::Overflow { .. }));
+    }
+}
