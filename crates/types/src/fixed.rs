@@ -95,7 +95,7 @@ pub trait Fixed: Copy + Ord + fmt::Debug + fmt::Display {
         };
         // 2^127 as f64; anything at or beyond it does not fit.
         const LIMIT: f64 = 1.7014118346046923e38;
-        if rounded >= LIMIT || rounded < -LIMIT {
+        if !(-LIMIT..LIMIT).contains(&rounded) {
             return Err(MathError::overflow("from_f64"));
         }
         Ok(Self::from_raw(rounded as i128))
