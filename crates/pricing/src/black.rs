@@ -1,7 +1,53 @@
 //! Black-Scholes-Merton (spot, rate, dividend yield) and Black-76 (forward, discounted) prices and
-//! Greeks. (SKELETON: helper A replaces the bodies and documents the formulas here.)
+//! Greeks of European options.
+//!
+//! # Notation and units
+//!
+//! Time `t = T` in years, rates `r` (discount) and `q` (dividend yield or carry) continuously
+//! compounded, volatility `σ` per √year (0.8 = 80 %). `w = +1` for a call, `−1` for a put.
+//! `N` is the standard normal distribution function and `φ` its density
+//! ([`crate::normal`], accurate to about 1e-15 relative).
+//!
+//! ```text
+//! v  = σ·√T                                   total volatility
+//! Black-Scholes-Merton (spot S):  F = S·e^((r−q)T),  Dq = e^(−qT),  D = e^(−rT)
+//! Black-76 (forward F):           D = e^(−rT)
+//! d1 = ln(F/K)/v + v/2,   d2 = d1 − v
+//! ```
+//!
+//! | quantity | BSM | Black-76 (F held fixed) | unit |
+//! |---|---|---|---|
+//! | price `V` | `w·(S·Dq·N(w·d1) − K·D·N(w·d2))` | `D·w·(F·N(w·d1) − K·N(w·d2))` | currency of S/F/K |
+//! | delta | `w·Dq·N(w·d1)` = ∂V/∂S | `w·D·N(w·d1)` = ∂V/∂F | per 1 unit of S/F |
+//! | gamma | `Dq·φ(d1)/(S·v)` | `D·φ(d1)/(F·v)` | per (unit of S/F)² |
+//! | vega | `S·Dq·φ(d1)·√T` | `D·F·φ(d1)·√T` | per 1.00 of vol (×0.01 per vol point) |
+//! | theta = −∂V/∂T | `−S·Dq·φ(d1)·σ/(2√T) + w·(q·S·Dq·N(w·d1) − r·K·D·N(w·d2))` | `−D·F·φ(d1)·σ/(2√T) + r·V` | per year (÷365 per day) |
+//! | rho = ∂V/∂r | `w·K·T·D·N(w·d2)` | `−T·V` | per 1.00 of rate (×0.01 per 1 %) |
+//! | vanna = ∂²V/∂S∂σ | `−Dq·φ(d1)·d2/σ` | `−D·φ(d1)·d2/σ` (∂²V/∂F∂σ) | per unit of S/F per 1.00 of vol |
+//! | volga = ∂²V/∂σ² | `vega·d1·d2/σ` | `vega·d1·d2/σ` | per (1.00 of vol)² |
+//!
+//! # Limits (`T = 0` or `σ = 0`, i.e. `v = 0`)
+//!
+//! The price is the discounted-forward intrinsic value `w·(S·Dq − K·D)⁺` (BSM) or
+//! `D·(w·(F − K))⁺` (Black-76). `N(w·d1)` and `N(w·d2)` take their limits: 1 in the money
+//! (relative to the forward), 0 out of the money, ½ exactly at the forward. Delta, rho and the
+//! drift part of theta follow from those. Gamma, vanna, volga and the diffusion part of theta are
+//! 0 away from the forward; exactly at the forward gamma (and, for `T = 0`, theta) diverge, and
+//! we return 0 there as well so that aggregates stay finite. Exactly at the forward with `T > 0`
+//! and `σ = 0`, vega and vanna take their finite limits `S·Dq·√T·φ(0)` and `Dq·√T·φ(0)/2`.
+//! No input that passes validation produces a NaN unless intermediate products overflow
+//! (e.g. `|r·T| > 700` or `S/K` outside the range of `f64`).
+//!
+//! Transcendental functions are `libm::{exp, log, sqrt}` so results are bit-identical across
+//! platforms.
 
+use crate::normal::{norm_cdf, norm_pdf};
 use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// φ(0) = 1/√(2π).
+const PDF_AT_ZERO: f64 = 0.398_942_280_401_432_7;
 
 /// Call or put.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -11,6 +57,47 @@ pub enum OptionKind {
     Call,
     /// Right to sell at the strike.
     Put,
+}
+
+impl OptionKind {
+    /// `+1.0` for a call, `−1.0` for a put (the `w` of the formulas).
+    #[inline]
+    pub fn sign(self) -> f64 {
+        match self {
+            OptionKind::Call => 1.0,
+            OptionKind::Put => -1.0,
+        }
+    }
+}
+
+/// Text that is not an option kind (see [`OptionKind`]'s `FromStr`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown option kind {0:?}: expected call, put, c or p")]
+pub struct ParseOptionKindError(pub String);
+
+impl FromStr for OptionKind {
+    type Err = ParseOptionKindError;
+
+    /// Parses `call`, `put`, `c` or `p`, in any case.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("call") || s.eq_ignore_ascii_case("c") {
+            Ok(OptionKind::Call)
+        } else if s.eq_ignore_ascii_case("put") || s.eq_ignore_ascii_case("p") {
+            Ok(OptionKind::Put)
+        } else {
+            Err(ParseOptionKindError(s.to_string()))
+        }
+    }
+}
+
+impl fmt::Display for OptionKind {
+    /// Prints `call` or `put`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            OptionKind::Call => "call",
+            OptionKind::Put => "put",
+        })
+    }
 }
 
 /// Price and Greeks of one option (one unit of underlying).
@@ -82,23 +169,421 @@ pub struct InputError {
     pub rule: &'static str,
 }
 
-/// Black-Scholes-Merton price.
+#[inline]
+pub(crate) fn check_positive(field: &'static str, value: f64) -> Result<(), InputError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(InputError {
+            field,
+            value,
+            rule: "must be finite and > 0",
+        })
+    }
+}
+
+#[inline]
+pub(crate) fn check_non_negative(field: &'static str, value: f64) -> Result<(), InputError> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(InputError {
+            field,
+            value,
+            rule: "must be finite and >= 0",
+        })
+    }
+}
+
+#[inline]
+pub(crate) fn check_finite(field: &'static str, value: f64) -> Result<(), InputError> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(InputError {
+            field,
+            value,
+            rule: "must be finite",
+        })
+    }
+}
+
+#[inline]
+fn validate_bsm(i: &BsmInputs) -> Result<(), InputError> {
+    check_positive("spot", i.spot)?;
+    check_positive("strike", i.strike)?;
+    check_non_negative("t", i.t)?;
+    check_finite("rate", i.rate)?;
+    check_finite("div", i.div)?;
+    check_non_negative("vol", i.vol)
+}
+
+#[inline]
+fn validate_black76(i: &Black76Inputs) -> Result<(), InputError> {
+    check_positive("forward", i.forward)?;
+    check_positive("strike", i.strike)?;
+    check_non_negative("t", i.t)?;
+    check_finite("rate", i.rate)?;
+    check_non_negative("vol", i.vol)
+}
+
+/// The terms shared by both models, for one option on a forward-like quantity.
+///
+/// Both models reduce to `V = w·(A·N(w·d1) − B·N(w·d2))` with `A = S·Dq` (BSM) or `D·F`
+/// (Black-76) and `B = K·D`, and `ln(F/K) = m`.
+struct Core {
+    /// N(w·d1).
+    n1: f64,
+    /// N(w·d2).
+    n2: f64,
+    /// φ(d1) (0 when v = 0, except that the at-the-forward limits are applied by the caller).
+    pdf1: f64,
+    /// d1 and d2 (0 when v = 0).
+    d1: f64,
+    d2: f64,
+    /// True when v = 0 (T = 0 or σ = 0).
+    degenerate: bool,
+    /// True when v = 0 and m = 0 exactly.
+    at_forward: bool,
+}
+
+/// Clamp a d so that the normal functions never see ±∞ (N(−∞) would be 0·∞); beyond ±1e6 both
+/// N and φ are already exactly 0 or 1 in double precision.
+#[inline]
+fn clamp_d(d: f64) -> f64 {
+    d.clamp(-1e6, 1e6)
+}
+
+/// `m = ln(F/K)`, `v = σ√T`, `w` = ±1.
+#[inline]
+fn core(m: f64, v: f64, w: f64, want_pdf: bool) -> Core {
+    if v > 0.0 {
+        let d1 = clamp_d(m / v + 0.5 * v);
+        let d2 = clamp_d(d1 - v);
+        Core {
+            n1: norm_cdf(w * d1),
+            n2: norm_cdf(w * d2),
+            pdf1: if want_pdf { norm_pdf(d1) } else { 0.0 },
+            d1,
+            d2,
+            degenerate: false,
+            at_forward: false,
+        }
+    } else {
+        let wm = w * m;
+        let n = if wm > 0.0 {
+            1.0
+        } else if wm < 0.0 {
+            0.0
+        } else {
+            0.5
+        };
+        Core {
+            n1: n,
+            n2: n,
+            pdf1: 0.0,
+            d1: 0.0,
+            d2: 0.0,
+            degenerate: true,
+            at_forward: m == 0.0,
+        }
+    }
+}
+
+/// Black-Scholes-Merton price, in the currency of `spot` and `strike`.
+///
+/// `V = w·(S·e^(−qT)·N(w·d1) − K·e^(−rT)·N(w·d2))`; at `T = 0` or `σ = 0` the discounted
+/// forward intrinsic value. Errors name the first invalid input.
+#[inline]
 pub fn bsm_price(i: &BsmInputs) -> Result<f64, InputError> {
-    todo!("helper A {i:?}")
+    validate_bsm(i)?;
+    let w = i.kind.sign();
+    let sqrt_t = libm::sqrt(i.t);
+    let v = i.vol * sqrt_t;
+    let m = libm::log(i.spot / i.strike) + (i.rate - i.div) * i.t;
+    let a = i.spot * libm::exp(-i.div * i.t);
+    let b = i.strike * libm::exp(-i.rate * i.t);
+    let c = core(m, v, w, false);
+    Ok(finish_price(w * (a * c.n1 - b * c.n2), &c))
 }
 
-/// Black-Scholes-Merton price and Greeks.
+/// Price from the core: never negative, exactly 0 at the forward in the degenerate case.
+#[inline]
+fn finish_price(raw: f64, c: &Core) -> f64 {
+    if c.at_forward {
+        0.0
+    } else {
+        raw.max(0.0)
+    }
+}
+
+/// Black-Scholes-Merton price and Greeks (units in the module docs: delta and gamma per unit
+/// of spot, vega per 1.00 of vol, theta = −∂V/∂T per year, rho per 1.00 of rate, vanna
+/// ∂²V/∂S∂σ, volga ∂²V/∂σ²). Errors name the first invalid input.
+#[inline]
 pub fn bsm_greeks(i: &BsmInputs) -> Result<Greeks, InputError> {
-    todo!("helper A {i:?}")
+    validate_bsm(i)?;
+    let w = i.kind.sign();
+    let t = i.t;
+    let sqrt_t = libm::sqrt(t);
+    let v = i.vol * sqrt_t;
+    let m = libm::log(i.spot / i.strike) + (i.rate - i.div) * t;
+    let dq = libm::exp(-i.div * t);
+    let a = i.spot * dq;
+    let b = i.strike * libm::exp(-i.rate * t);
+    let c = core(m, v, w, true);
+    let an1 = a * c.n1;
+    let bn2 = b * c.n2;
+    let price = finish_price(w * (an1 - bn2), &c);
+    let delta = w * dq * c.n1;
+    let rho = w * t * bn2;
+    let drift_theta = w * (i.div * an1 - i.rate * bn2);
+    if c.degenerate {
+        let (vega, vanna) = if c.at_forward {
+            (a * sqrt_t * PDF_AT_ZERO, 0.5 * dq * sqrt_t * PDF_AT_ZERO)
+        } else {
+            (0.0, 0.0)
+        };
+        return Ok(Greeks {
+            price,
+            delta,
+            gamma: 0.0,
+            vega,
+            theta: drift_theta,
+            rho,
+            vanna,
+            volga: 0.0,
+        });
+    }
+    let a_pdf = a * c.pdf1;
+    let vega = a_pdf * sqrt_t;
+    let (vanna, volga) = if c.pdf1 > 0.0 {
+        (-dq * c.pdf1 * c.d2 / i.vol, vega * c.d1 * c.d2 / i.vol)
+    } else {
+        (0.0, 0.0)
+    };
+    Ok(Greeks {
+        price,
+        delta,
+        gamma: dq * c.pdf1 / (i.spot * v),
+        vega,
+        theta: -0.5 * a_pdf * i.vol / sqrt_t + drift_theta,
+        rho,
+        vanna,
+        volga,
+    })
 }
 
-/// Black-76 price.
+/// Black-76 price, `D·w·(F·N(w·d1) − K·N(w·d2))` with `D = e^(−rT)`, in the currency of the
+/// forward and strike; at `T = 0` or `σ = 0`, `D·(w·(F − K))⁺`. Errors name the first invalid
+/// input.
+#[inline]
 pub fn black76_price(i: &Black76Inputs) -> Result<f64, InputError> {
-    todo!("helper A {i:?}")
+    validate_black76(i)?;
+    let w = i.kind.sign();
+    let v = i.vol * libm::sqrt(i.t);
+    let m = libm::log(i.forward / i.strike);
+    let df = libm::exp(-i.rate * i.t);
+    let c = core(m, v, w, false);
+    Ok(finish_price(
+        df * (w * (i.forward * c.n1 - i.strike * c.n2)),
+        &c,
+    ))
 }
 
 /// Black-76 price and Greeks (delta, gamma, vanna with respect to the forward; rho with the
-/// forward held fixed, i.e. −T·price).
+/// forward held fixed, i.e. −T·price). Units as in the module docs: vega per 1.00 of vol,
+/// theta = −∂V/∂T per year with F fixed, rho per 1.00 of rate. Errors name the first invalid
+/// input.
+#[inline]
 pub fn black76_greeks(i: &Black76Inputs) -> Result<Greeks, InputError> {
-    todo!("helper A {i:?}")
+    validate_black76(i)?;
+    let w = i.kind.sign();
+    let t = i.t;
+    let sqrt_t = libm::sqrt(t);
+    let v = i.vol * sqrt_t;
+    let m = libm::log(i.forward / i.strike);
+    let df = libm::exp(-i.rate * t);
+    let c = core(m, v, w, true);
+    let price = finish_price(df * (w * (i.forward * c.n1 - i.strike * c.n2)), &c);
+    let delta = w * df * c.n1;
+    let rho = -t * price;
+    let drift_theta = i.rate * price;
+    let a = df * i.forward;
+    if c.degenerate {
+        let (vega, vanna) = if c.at_forward {
+            (a * sqrt_t * PDF_AT_ZERO, 0.5 * df * sqrt_t * PDF_AT_ZERO)
+        } else {
+            (0.0, 0.0)
+        };
+        return Ok(Greeks {
+            price,
+            delta,
+            gamma: 0.0,
+            vega,
+            theta: drift_theta,
+            rho,
+            vanna,
+            volga: 0.0,
+        });
+    }
+    let a_pdf = a * c.pdf1;
+    let vega = a_pdf * sqrt_t;
+    let (vanna, volga) = if c.pdf1 > 0.0 {
+        (-df * c.pdf1 * c.d2 / i.vol, vega * c.d1 * c.d2 / i.vol)
+    } else {
+        (0.0, 0.0)
+    };
+    Ok(Greeks {
+        price,
+        delta,
+        gamma: df * c.pdf1 / (i.forward * v),
+        vega,
+        theta: -0.5 * a_pdf * i.vol / sqrt_t + drift_theta,
+        rho,
+        vanna,
+        volga,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn option_kind_parses_and_prints() {
+        for (s, k) in [
+            ("call", OptionKind::Call),
+            ("C", OptionKind::Call),
+            ("Call", OptionKind::Call),
+            ("PUT", OptionKind::Put),
+            ("p", OptionKind::Put),
+        ] {
+            assert_eq!(s.parse::<OptionKind>(), Ok(k));
+        }
+        let err = "straddle".parse::<OptionKind>().unwrap_err();
+        assert!(err.to_string().contains("straddle"), "{err}");
+        assert_eq!(OptionKind::Call.to_string(), "call");
+        assert_eq!(OptionKind::Put.to_string(), "put");
+    }
+
+    fn bsm(kind: OptionKind, t: f64, vol: f64, spot: f64) -> BsmInputs {
+        BsmInputs {
+            kind,
+            spot,
+            strike: 100.0,
+            t,
+            rate: 0.05,
+            div: 0.02,
+            vol,
+        }
+    }
+
+    #[test]
+    fn invalid_inputs_name_the_field() {
+        let ok = bsm(OptionKind::Call, 1.0, 0.2, 100.0);
+        let cases: [(BsmInputs, &str); 8] = [
+            (BsmInputs { spot: -1.0, ..ok }, "spot"),
+            (
+                BsmInputs {
+                    spot: f64::NAN,
+                    ..ok
+                },
+                "spot",
+            ),
+            (BsmInputs { strike: 0.0, ..ok }, "strike"),
+            (BsmInputs { t: -1e-9, ..ok }, "t"),
+            (
+                BsmInputs {
+                    t: f64::INFINITY,
+                    ..ok
+                },
+                "t",
+            ),
+            (
+                BsmInputs {
+                    rate: f64::NAN,
+                    ..ok
+                },
+                "rate",
+            ),
+            (
+                BsmInputs {
+                    div: f64::NEG_INFINITY,
+                    ..ok
+                },
+                "div",
+            ),
+            (BsmInputs { vol: -0.1, ..ok }, "vol"),
+        ];
+        for (i, field) in cases {
+            assert_eq!(bsm_price(&i).unwrap_err().field, field);
+            let e = bsm_greeks(&i).unwrap_err();
+            assert_eq!(e.field, field);
+            assert!(e.to_string().starts_with(field), "{e}");
+        }
+        let b = Black76Inputs {
+            kind: OptionKind::Put,
+            forward: f64::INFINITY,
+            strike: 1.0,
+            t: 1.0,
+            rate: 0.0,
+            vol: 0.2,
+        };
+        assert_eq!(black76_price(&b).unwrap_err().field, "forward");
+        assert_eq!(
+            black76_greeks(&Black76Inputs {
+                forward: 1.0,
+                vol: f64::NAN,
+                ..b
+            })
+            .unwrap_err()
+            .field,
+            "vol"
+        );
+    }
+
+    #[test]
+    fn degenerate_inputs_give_intrinsic_and_finite_greeks() {
+        for kind in [OptionKind::Call, OptionKind::Put] {
+            for spot in [80.0, 100.0, 120.0] {
+                for (t, vol) in [(0.0, 0.3), (0.5, 0.0), (0.0, 0.0)] {
+                    let i = bsm(kind, t, vol, spot);
+                    let g = bsm_greeks(&i).unwrap();
+                    let fwd_intr = (kind.sign()
+                        * (spot * libm::exp(-i.div * t) - 100.0 * libm::exp(-i.rate * t)))
+                    .max(0.0);
+                    assert!((g.price - fwd_intr).abs() < 1e-12, "{i:?} {g:?}");
+                    assert_eq!(g.price, bsm_price(&i).unwrap());
+                    for x in [
+                        g.price, g.delta, g.gamma, g.vega, g.theta, g.rho, g.vanna, g.volga,
+                    ] {
+                        assert!(x.is_finite(), "{i:?} {g:?}");
+                    }
+                    // A tiny vol is continuous with the limit for the price.
+                    let near = bsm_price(&BsmInputs {
+                        vol: 1e-9,
+                        t: t.max(1e-12),
+                        ..i
+                    })
+                    .unwrap();
+                    assert!((near - g.price).abs() < 1e-6, "{near} vs {}", g.price);
+                }
+            }
+        }
+        // Extreme but valid: huge moneyness, tiny positive total vol.
+        let g = black76_greeks(&Black76Inputs {
+            kind: OptionKind::Put,
+            forward: 1e-300,
+            strike: 1e300,
+            t: 1e-300,
+            rate: 0.0,
+            vol: 1e-10,
+        })
+        .unwrap();
+        assert!(
+            g.price.is_finite() && g.vanna == 0.0 && g.volga == 0.0,
+            "{g:?}"
+        );
+    }
 }

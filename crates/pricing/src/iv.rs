@@ -1,12 +1,35 @@
-//! Implied volatility (Jäckel, "Let's Be Rational", through the `implied-vol` crate).
-//! (SKELETON: helper A replaces the bodies.)
+//! Implied volatility to full double precision (Jäckel, "Let's Be Rational", 2015, through the
+//! `implied-vol` crate's default solver).
+//!
+//! # Black-76
+//!
+//! With `D = e^(−rT)` the undiscounted price `P/D` is inverted on `(F, K, T)`. The attainable
+//! discounted prices are
+//!
+//! ```text
+//! call:  D·(F − K)⁺ ≤ P < D·F        put:  D·(K − F)⁺ ≤ P < D·K
+//! ```
+//!
+//! A price at the lower bound (the discounted intrinsic value) returns vol 0; the upper bound
+//! is reached only as σ → ∞, so a price at or above it is an error, as is a negative price or
+//! one below intrinsic. At `T = 0` only the intrinsic value is attainable.
+//!
+//! # Black-Scholes-Merton
+//!
+//! Mapped to Black-76 on the forward `F = S·e^((r−q)T)` with the same discount `e^(−rT)`.
+//! The bounds are computed directly from the inputs: call `S·e^(−qT)·…` (the discounted forward,
+//! named `"spot"` when q = 0), put `K·e^(−rT)` (`"discounted strike"`), intrinsic
+//! `(w·(S·e^(−qT) − K·e^(−rT)))⁺`.
+//!
+//! Vol is per √year (0.8 = 80 %), time in years, rates continuously compounded.
 
-use crate::black::{InputError, OptionKind};
+use crate::black::{check_finite, check_non_negative, check_positive, InputError, OptionKind};
+use implied_vol::{DefaultSpecialFn, ImpliedBlackVolatility};
 
 /// A price no volatility can produce, or bad inputs.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum IvError {
-    /// The price is negative.
+    /// The price is negative (or NaN / infinite: `price` then holds that value).
     #[error("price {price} is negative")]
     Negative {
         /// The price given.
@@ -20,15 +43,17 @@ pub enum IvError {
         /// The lower bound it breaks.
         intrinsic: f64,
     },
-    /// The price is above the upper no-arbitrage bound (a call above the discounted spot or
-    /// forward, a put above the discounted strike).
+    /// The price is at or above the upper no-arbitrage bound (a call at or above the discounted
+    /// spot or forward, a put at or above the discounted strike; only σ = ∞ reaches the
+    /// bound), or, at `t = 0`, above the intrinsic value.
     #[error("price {price} is above the upper bound {bound} ({which})")]
     AboveUpperBound {
         /// The price given.
         price: f64,
         /// The bound it breaks.
         bound: f64,
-        /// Which bound: `"spot"`, `"discounted forward"` or `"discounted strike"`.
+        /// Which bound: `"spot"`, `"discounted forward"`, `"discounted strike"`, or
+        /// `"intrinsic value at expiry"` when `t = 0`.
         which: &'static str,
     },
     /// An input other than the price is invalid.
@@ -36,7 +61,104 @@ pub enum IvError {
     Input(#[from] InputError),
 }
 
-/// Implied volatility under Black-Scholes-Merton.
+/// Discounted bounds of one option: `[intrinsic, upper)`.
+struct Bounds {
+    intrinsic: f64,
+    upper: f64,
+    which: &'static str,
+}
+
+/// Check the discounted `price` against the bounds `b`, then invert the undiscounted price
+/// `price / discount` on `(F, K, T)`.
+fn solve(
+    kind: OptionKind,
+    price: f64,
+    b: &Bounds,
+    forward: f64,
+    strike: f64,
+    t: f64,
+    discount: f64,
+) -> Result<f64, IvError> {
+    // NaN and ±∞ prices: report as not a valid (non-negative finite) price.
+    if !price.is_finite() {
+        if price == f64::INFINITY {
+            return Err(IvError::AboveUpperBound {
+                price,
+                bound: b.upper,
+                which: b.which,
+            });
+        }
+        return Err(IvError::Negative { price });
+    }
+    if price < 0.0 {
+        return Err(IvError::Negative { price });
+    }
+    if price < b.intrinsic {
+        return Err(IvError::BelowIntrinsic {
+            price,
+            intrinsic: b.intrinsic,
+        });
+    }
+    if price == b.intrinsic {
+        return Ok(0.0);
+    }
+    if t == 0.0 {
+        return Err(IvError::AboveUpperBound {
+            price,
+            bound: b.intrinsic,
+            which: "intrinsic value at expiry",
+        });
+    }
+    if price >= b.upper {
+        return Err(IvError::AboveUpperBound {
+            price,
+            bound: b.upper,
+            which: b.which,
+        });
+    }
+    let undiscounted = price / discount;
+    let is_call = kind == OptionKind::Call;
+    let intrinsic_u = if is_call {
+        (forward - strike).max(0.0)
+    } else {
+        (strike - forward).max(0.0)
+    };
+    // Rounding of the undiscounting can put a price that passed the discounted checks at or
+    // just below the undiscounted intrinsic value: that is vol 0.
+    if undiscounted <= intrinsic_u {
+        return Ok(0.0);
+    }
+    let cap = if is_call { forward } else { strike };
+    if undiscounted >= cap {
+        return Err(IvError::AboveUpperBound {
+            price,
+            bound: b.upper,
+            which: b.which,
+        });
+    }
+    let vol = ImpliedBlackVolatility::builder()
+        .option_price(undiscounted)
+        .forward(forward)
+        .strike(strike)
+        .expiry(t)
+        .is_call(is_call)
+        .build()
+        .and_then(|iv| iv.calculate::<DefaultSpecialFn>());
+    match vol {
+        Some(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        // Only reachable through rounding at the very top of the range.
+        _ => Err(IvError::AboveUpperBound {
+            price,
+            bound: b.upper,
+            which: b.which,
+        }),
+    }
+}
+
+/// Implied volatility under Black-Scholes-Merton (spot `spot`, continuously compounded `rate`
+/// and dividend yield `div`, `t` in years), per √year. A price at the discounted intrinsic
+/// value returns 0; prices outside `[intrinsic, upper bound)` are [`IvError`]s naming the
+/// bound.
 pub fn implied_vol_bsm(
     kind: OptionKind,
     price: f64,
@@ -46,10 +168,44 @@ pub fn implied_vol_bsm(
     rate: f64,
     div: f64,
 ) -> Result<f64, IvError> {
-    todo!("helper A {kind:?} {price} {spot} {strike} {t} {rate} {div}")
+    check_positive("spot", spot)?;
+    check_positive("strike", strike)?;
+    check_non_negative("t", t)?;
+    check_finite("rate", rate)?;
+    check_finite("div", div)?;
+    let discount = libm::exp(-rate * t);
+    let disc_fwd = spot * libm::exp(-div * t);
+    let disc_strike = strike * discount;
+    let bounds = match kind {
+        OptionKind::Call => Bounds {
+            intrinsic: (disc_fwd - disc_strike).max(0.0),
+            upper: disc_fwd,
+            which: if div == 0.0 {
+                "spot"
+            } else {
+                "discounted forward"
+            },
+        },
+        OptionKind::Put => Bounds {
+            intrinsic: (disc_strike - disc_fwd).max(0.0),
+            upper: disc_strike,
+            which: "discounted strike",
+        },
+    };
+    let forward = spot * libm::exp((rate - div) * t);
+    if !forward.is_finite() || forward <= 0.0 {
+        return Err(IvError::Input(InputError {
+            field: "rate",
+            value: rate,
+            rule: "forward spot·e^((rate − div)·t) must be finite and > 0",
+        }));
+    }
+    solve(kind, price, &bounds, forward, strike, t, discount)
 }
 
-/// Implied volatility under Black-76 (price discounted by e^(−rT)).
+/// Implied volatility under Black-76 (price discounted by e^(−rT), `t` in years), per √year.
+/// A price at the discounted intrinsic value returns 0; prices outside
+/// `[intrinsic, upper bound)` are [`IvError`]s naming the bound.
 pub fn implied_vol_black76(
     kind: OptionKind,
     price: f64,
@@ -58,5 +214,66 @@ pub fn implied_vol_black76(
     t: f64,
     rate: f64,
 ) -> Result<f64, IvError> {
-    todo!("helper A {kind:?} {price} {forward} {strike} {t} {rate}")
+    check_positive("forward", forward)?;
+    check_positive("strike", strike)?;
+    check_non_negative("t", t)?;
+    check_finite("rate", rate)?;
+    let discount = libm::exp(-rate * t);
+    let bounds = match kind {
+        OptionKind::Call => Bounds {
+            intrinsic: discount * (forward - strike).max(0.0),
+            upper: discount * forward,
+            which: "discounted forward",
+        },
+        OptionKind::Put => Bounds {
+            intrinsic: discount * (strike - forward).max(0.0),
+            upper: discount * strike,
+            which: "discounted strike",
+        },
+    };
+    solve(kind, price, &bounds, forward, strike, t, discount)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nan_and_infinite_prices_are_errors() {
+        for p in [f64::NAN, f64::NEG_INFINITY] {
+            let e = implied_vol_black76(OptionKind::Call, p, 100.0, 100.0, 1.0, 0.0).unwrap_err();
+            assert!(matches!(e, IvError::Negative { .. }), "{e}");
+        }
+        let e = implied_vol_bsm(OptionKind::Put, f64::INFINITY, 100.0, 100.0, 1.0, 0.0, 0.0)
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            IvError::AboveUpperBound {
+                which: "discounted strike",
+                ..
+            }
+        ));
+        let e =
+            implied_vol_bsm(OptionKind::Put, 1.0, 100.0, 100.0, f64::NAN, 0.0, 0.0).unwrap_err();
+        assert!(
+            matches!(e, IvError::Input(InputError { field: "t", .. })),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn expiry_accepts_only_intrinsic() {
+        assert_eq!(
+            implied_vol_black76(OptionKind::Call, 10.0, 110.0, 100.0, 0.0, 0.05),
+            Ok(0.0)
+        );
+        let e = implied_vol_black76(OptionKind::Call, 10.5, 110.0, 100.0, 0.0, 0.05).unwrap_err();
+        assert!(matches!(
+            e,
+            IvError::AboveUpperBound {
+                which: "intrinsic value at expiry",
+                ..
+            }
+        ));
+    }
 }
