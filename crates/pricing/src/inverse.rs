@@ -71,7 +71,7 @@ pub fn inverse_greeks(
 ) -> Result<Greeks, InputError> {
     let g = black76_greeks(&inputs(kind, forward, strike, t, vol))?;
     let inv_f = 1.0 / forward;
-    let price = g.price * inv_f;
+    let price = g.price / forward;
     Ok(Greeks {
         price,
         delta: g.delta,
