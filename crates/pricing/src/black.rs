@@ -230,13 +230,21 @@ fn validate_black76(i: &Black76Inputs) -> Result<(), InputError> {
 /// The terms shared by both models, for one option on a forward-like quantity.
 ///
 /// Both models reduce to `V = w·(A·N(w·d1) − B·N(w·d2))` with `A = S·Dq` (BSM) or `D·F`
-/// (Black-76) and `B = K·D`, and `ln(F/K) = m`.
+/// (Black-76) and `B = K·D`, and `ln(F/K) = m`. In the money (w·m > 0) the price is computed
+/// by put-call parity from the out-of-the-money counterpart, `w·(A − B) + V_otm`, whose normal
+/// probabilities lie in the tail where they are accurate to ~1e-15 relative: the time value then
+/// keeps full relative accuracy instead of inheriting the rounding of `A·N(w·d1)`.
 struct Core {
     /// N(w·d1).
     n1: f64,
     /// N(w·d2).
     n2: f64,
-    /// φ(d1) (0 when v = 0, except that the at-the-forward limits are applied by the caller).
+    /// In the money relative to the forward.
+    itm: bool,
+    /// N(−w·d1) and N(−w·d2) when in the money (the out-of-the-money side).
+    n1_otm: f64,
+    n2_otm: f64,
+    /// φ(d1) (0 when v = 0; the at-the-forward limits are applied by the caller).
     pdf1: f64,
     /// d1 and d2 (0 when v = 0).
     d1: f64,
@@ -245,6 +253,23 @@ struct Core {
     degenerate: bool,
     /// True when v = 0 and m = 0 exactly.
     at_forward: bool,
+}
+
+impl Core {
+    /// `w·(A·N(w·d1) − B·N(w·d2))`, by parity from the out-of-the-money side when in the money.
+    #[inline]
+    fn value(&self, w: f64, a: f64, b: f64) -> f64 {
+        let raw = if self.itm {
+            w * ((a - b) - (a * self.n1_otm - b * self.n2_otm))
+        } else {
+            w * (a * self.n1 - b * self.n2)
+        };
+        if self.at_forward {
+            0.0
+        } else {
+            raw.max(0.0)
+        }
+    }
 }
 
 /// Clamp a d so that the normal functions never see ±∞ (N(−∞) would be 0·∞); beyond ±1e6 both
@@ -257,12 +282,22 @@ fn clamp_d(d: f64) -> f64 {
 /// `m = ln(F/K)`, `v = σ√T`, `w` = ±1.
 #[inline]
 fn core(m: f64, v: f64, w: f64, want_pdf: bool) -> Core {
+    let wm = w * m;
+    let itm = wm > 0.0;
     if v > 0.0 {
         let d1 = clamp_d(m / v + 0.5 * v);
         let d2 = clamp_d(d1 - v);
+        // Evaluate N on the out-of-the-money side (the tail) and derive the other side.
+        let s = if itm { -w } else { w };
+        let o1 = norm_cdf(s * d1);
+        let o2 = norm_cdf(s * d2);
+        let (n1, n2) = if itm { (1.0 - o1, 1.0 - o2) } else { (o1, o2) };
         Core {
-            n1: norm_cdf(w * d1),
-            n2: norm_cdf(w * d2),
+            n1,
+            n2,
+            itm,
+            n1_otm: o1,
+            n2_otm: o2,
             pdf1: if want_pdf { norm_pdf(d1) } else { 0.0 },
             d1,
             d2,
@@ -270,8 +305,7 @@ fn core(m: f64, v: f64, w: f64, want_pdf: bool) -> Core {
             at_forward: false,
         }
     } else {
-        let wm = w * m;
-        let n = if wm > 0.0 {
+        let n = if itm {
             1.0
         } else if wm < 0.0 {
             0.0
@@ -281,6 +315,9 @@ fn core(m: f64, v: f64, w: f64, want_pdf: bool) -> Core {
         Core {
             n1: n,
             n2: n,
+            itm,
+            n1_otm: 0.0,
+            n2_otm: 0.0,
             pdf1: 0.0,
             d1: 0.0,
             d2: 0.0,
@@ -304,17 +341,7 @@ pub fn bsm_price(i: &BsmInputs) -> Result<f64, InputError> {
     let a = i.spot * libm::exp(-i.div * i.t);
     let b = i.strike * libm::exp(-i.rate * i.t);
     let c = core(m, v, w, false);
-    Ok(finish_price(w * (a * c.n1 - b * c.n2), &c))
-}
-
-/// Price from the core: never negative, exactly 0 at the forward in the degenerate case.
-#[inline]
-fn finish_price(raw: f64, c: &Core) -> f64 {
-    if c.at_forward {
-        0.0
-    } else {
-        raw.max(0.0)
-    }
+    Ok(c.value(w, a, b))
 }
 
 /// Black-Scholes-Merton price and Greeks (units in the module docs: delta and gamma per unit
@@ -334,7 +361,7 @@ pub fn bsm_greeks(i: &BsmInputs) -> Result<Greeks, InputError> {
     let c = core(m, v, w, true);
     let an1 = a * c.n1;
     let bn2 = b * c.n2;
-    let price = finish_price(w * (an1 - bn2), &c);
+    let price = c.value(w, a, b);
     let delta = w * dq * c.n1;
     let rho = w * t * bn2;
     let drift_theta = w * (i.div * an1 - i.rate * bn2);
@@ -385,10 +412,7 @@ pub fn black76_price(i: &Black76Inputs) -> Result<f64, InputError> {
     let m = libm::log(i.forward / i.strike);
     let df = libm::exp(-i.rate * i.t);
     let c = core(m, v, w, false);
-    Ok(finish_price(
-        df * (w * (i.forward * c.n1 - i.strike * c.n2)),
-        &c,
-    ))
+    Ok(df * c.value(w, i.forward, i.strike))
 }
 
 /// Black-76 price and Greeks (delta, gamma, vanna with respect to the forward; rho with the
@@ -405,7 +429,7 @@ pub fn black76_greeks(i: &Black76Inputs) -> Result<Greeks, InputError> {
     let m = libm::log(i.forward / i.strike);
     let df = libm::exp(-i.rate * t);
     let c = core(m, v, w, true);
-    let price = finish_price(df * (w * (i.forward * c.n1 - i.strike * c.n2)), &c);
+    let price = df * c.value(w, i.forward, i.strike);
     let delta = w * df * c.n1;
     let rho = -t * price;
     let drift_theta = i.rate * price;

@@ -10,7 +10,9 @@
 //! call:  D·(F − K)⁺ ≤ P < D·F        put:  D·(K − F)⁺ ≤ P < D·K
 //! ```
 //!
-//! A price at the lower bound (the discounted intrinsic value) returns vol 0; the upper bound
+//! A price at the lower bound (the discounted intrinsic value, to within 4 ulps of
+//! `D·(F + K)` either way, to absorb rounding differences in the caller's discounting) returns
+//! vol 0; the upper bound
 //! is reached only as σ → ∞, so a price at or above it is an error, as is a negative price or
 //! one below intrinsic. At `T = 0` only the intrinsic value is attainable.
 //!
@@ -61,9 +63,17 @@ pub enum IvError {
     Input(#[from] InputError),
 }
 
+/// Distance from the intrinsic value, relative to `Bounds::scale`, that still counts as "at
+/// intrinsic" (4 ulps of the discounted forward plus discounted strike, the terms whose
+/// difference the intrinsic value is).
+const INTRINSIC_SLACK: f64 = 4.0 * f64::EPSILON;
+
 /// Discounted bounds of one option: `[intrinsic, upper)`.
 struct Bounds {
     intrinsic: f64,
+    /// Discounted forward + discounted strike: the magnitude of the terms of the intrinsic value
+    /// (used only in the money).
+    scale: f64,
     upper: f64,
     which: &'static str,
 }
@@ -93,13 +103,22 @@ fn solve(
     if price < 0.0 {
         return Err(IvError::Negative { price });
     }
-    if price < b.intrinsic {
+    // A price within a few ulps of the intrinsic value is the intrinsic value computed with
+    // different rounding (e.g. std's exp instead of libm's): vol 0, not an error (and, above it,
+    // not a vol made of rounding noise).
+    // Out of the money there is no intrinsic value to round: no slack.
+    let slack = if b.intrinsic > 0.0 {
+        INTRINSIC_SLACK * b.scale
+    } else {
+        0.0
+    };
+    if price < b.intrinsic - slack {
         return Err(IvError::BelowIntrinsic {
             price,
             intrinsic: b.intrinsic,
         });
     }
-    if price == b.intrinsic {
+    if price <= b.intrinsic + slack {
         return Ok(0.0);
     }
     if t == 0.0 {
@@ -116,16 +135,16 @@ fn solve(
             which: b.which,
         });
     }
-    let undiscounted = price / discount;
-    let is_call = kind == OptionKind::Call;
-    let intrinsic_u = if is_call {
-        (forward - strike).max(0.0)
+    // Invert the out-of-the-money side: in the money, the time value price − intrinsic is the
+    // price of the opposite option (put-call parity), computed here from the same discounted
+    // terms as the pricing functions, so the inversion sees the time value to full relative
+    // precision rather than after the solver recomputes F − K from rounded inputs.
+    let (is_call, undiscounted) = if b.intrinsic > 0.0 {
+        (kind == OptionKind::Put, (price - b.intrinsic) / discount)
     } else {
-        (strike - forward).max(0.0)
+        (kind == OptionKind::Call, price / discount)
     };
-    // Rounding of the undiscounting can put a price that passed the discounted checks at or
-    // just below the undiscounted intrinsic value: that is vol 0.
-    if undiscounted <= intrinsic_u {
+    if undiscounted <= 0.0 {
         return Ok(0.0);
     }
     let cap = if is_call { forward } else { strike };
@@ -179,6 +198,7 @@ pub fn implied_vol_bsm(
     let bounds = match kind {
         OptionKind::Call => Bounds {
             intrinsic: (disc_fwd - disc_strike).max(0.0),
+            scale: disc_fwd + disc_strike,
             upper: disc_fwd,
             which: if div == 0.0 {
                 "spot"
@@ -188,11 +208,13 @@ pub fn implied_vol_bsm(
         },
         OptionKind::Put => Bounds {
             intrinsic: (disc_strike - disc_fwd).max(0.0),
+            scale: disc_fwd + disc_strike,
             upper: disc_strike,
             which: "discounted strike",
         },
     };
-    let forward = spot * libm::exp((rate - div) * t);
+    // The forward as the pricing functions see it: discounted forward over discount.
+    let forward = disc_fwd / discount;
     if !forward.is_finite() || forward <= 0.0 {
         return Err(IvError::Input(InputError {
             field: "rate",
@@ -222,11 +244,13 @@ pub fn implied_vol_black76(
     let bounds = match kind {
         OptionKind::Call => Bounds {
             intrinsic: discount * (forward - strike).max(0.0),
+            scale: discount * (forward + strike),
             upper: discount * forward,
             which: "discounted forward",
         },
         OptionKind::Put => Bounds {
             intrinsic: discount * (strike - forward).max(0.0),
+            scale: discount * (forward + strike),
             upper: discount * strike,
             which: "discounted strike",
         },
