@@ -270,13 +270,11 @@ pub fn width_error(record: &ByteRecord, width: usize) -> Option<String> {
     })
 }
 
-/// Appends `value` to `out` in the shortest form that parses back to the same f64 (Rust's `{}`),
-/// using `scratch` as the formatting buffer.
-pub fn push_f64(out: &mut ByteRecord, scratch: &mut Vec<u8>, value: f64) {
-    scratch.clear();
-    // Writing to a Vec cannot fail.
-    let _ = write!(scratch, "{value}");
-    out.push_field(scratch);
+/// Appends `value` to `out` in the shortest form that parses back to the same f64 (`1.5`,
+/// `0.00123`, `3.6104705255997863e-6`; the format of the JSON output), using `scratch` as the
+/// formatting buffer.
+pub fn push_f64(out: &mut ByteRecord, scratch: &mut zmij::Buffer, value: f64) {
+    out.push_field(scratch.format(value).as_bytes());
 }
 
 /// Reports bad rows on stderr as `FILE:LINE: message` and counts them.

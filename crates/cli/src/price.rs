@@ -75,7 +75,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     let mut errors = RowErrors::new(&input.name);
     let mut row = ByteRecord::new();
-    let mut scratch = Vec::with_capacity(32);
+    let mut scratch = zmij::Buffer::new();
     let mut rows = 0_u64;
     while input.read(&mut row)? {
         rows += 1;

@@ -104,7 +104,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 
     let mut slices: Vec<(f64, SviRaw, ButterflyReport)> = Vec::new();
     let mut row = ByteRecord::new();
-    let mut scratch = Vec::with_capacity(32);
+    let mut scratch = zmij::Buffer::new();
     let mut rows = 0_u64;
     while input.read(&mut row)? {
         rows += 1;
@@ -142,7 +142,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     curve.sort_by(|x, y| x.0.total_cmp(&y.0));
     let calendar = calendar_check(&curve);
     let butterfly_failures = slices.iter().filter(|(_, _, r)| !r.ok).count();
-    errors.note(&calendar_line(&calendar, curve.len()));
+    errors.note(&calendar_line(&calendar, curve.len(), &|t| {
+        format!("t = {t}")
+    }));
     if butterfly_failures > 0 {
         errors.note(&format!(
             "butterfly: ARBITRAGE in {butterfly_failures} of {} slices",

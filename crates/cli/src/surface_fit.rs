@@ -177,7 +177,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         writeln!(out)?;
     } else {
         write_table(&mut out, &fitted)?;
-        writeln!(out, "{}", calendar_line(&calendar, fitted.len()))?;
+        let name = |t: f64| {
+            let label = fitted
+                .iter()
+                .find(|(_, f)| f.t == t)
+                .and_then(|(l, _)| l.as_deref());
+            match label {
+                Some(label) => format!("{label} (t = {t:.6})"),
+                None => format!("t = {t}"),
+            }
+        };
+        writeln!(out, "{}", calendar_line(&calendar, fitted.len(), &name))?;
     }
     out.flush()?;
     Ok(csv_table::exit_code(failed))
@@ -226,15 +236,21 @@ fn write_table(out: &mut impl Write, fitted: &[(Option<String>, FitResult)]) -> 
     Ok(())
 }
 
-/// One line describing the calendar check.
-pub fn calendar_line(report: &derivpool_pricing::CalendarReport, slices: usize) -> String {
+/// One line describing the calendar check; `name` describes a slice by its t.
+pub fn calendar_line(
+    report: &derivpool_pricing::CalendarReport,
+    slices: usize,
+    name: &dyn Fn(f64) -> String,
+) -> String {
     match (report.ok, report.worst) {
         (true, _) => {
             format!("calendar: ok (total variance non-decreasing in t across {slices} slices)")
         }
         (false, Some((t1, t2, k, excess))) => format!(
-            "calendar: ARBITRAGE: total variance falls from t = {t1} to t = {t2} at k = {k:.4} \
-             (w(t1) - w(t2) = {excess:.6})"
+            "calendar: ARBITRAGE: total variance falls from {} to {} at k = {k:.4} \
+             (w(t1) - w(t2) = {excess:.6})",
+            name(t1),
+            name(t2)
         ),
         (false, None) => "calendar: ARBITRAGE (total variance falls with t)".to_owned(),
     }
