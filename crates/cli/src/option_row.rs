@@ -4,6 +4,7 @@
 
 use anyhow::Result;
 use csv::ByteRecord;
+use derivpool_pricing::black::ParseOptionKindError;
 use derivpool_pricing::{InputError, IvError, OptionKind};
 
 use crate::csv_table::{self, CellError, Col, Header, Problem};
@@ -163,7 +164,7 @@ impl OptionCols {
     }
 }
 
-/// Parses `call`, `put`, `c` or `p` in any case.
+/// Parses `call`, `put`, `c` or `p` in any case (`OptionKind`'s `FromStr`).
 fn parse_kind(record: &ByteRecord, col: Col) -> Result<OptionKind, CellError> {
     let Some(bytes) = csv_table::text(record, col) else {
         return Err(CellError {
@@ -171,17 +172,9 @@ fn parse_kind(record: &ByteRecord, col: Col) -> Result<OptionKind, CellError> {
             problem: Problem::Missing,
         });
     };
-    if bytes.eq_ignore_ascii_case(b"call") || bytes.eq_ignore_ascii_case(b"c") {
-        Ok(OptionKind::Call)
-    } else if bytes.eq_ignore_ascii_case(b"put") || bytes.eq_ignore_ascii_case(b"p") {
-        Ok(OptionKind::Put)
-    } else {
-        Err(CellError {
-            col,
-            problem: Problem::Invalid(format!(
-                "\"{}\" is not an option type (call, put, c or p)",
-                String::from_utf8_lossy(bytes)
-            )),
-        })
-    }
+    let text = String::from_utf8_lossy(bytes);
+    text.parse().map_err(|e: ParseOptionKindError| CellError {
+        col,
+        problem: Problem::Invalid(e.to_string()),
+    })
 }
