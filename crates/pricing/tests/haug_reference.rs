@@ -104,7 +104,7 @@ fn all_haug_rows_match_within_tolerance() {
         if err > worst.0 {
             worst = (err, id.clone());
         }
-        if !(err <= tol) {
+        if err > tol || err.is_nan() {
             errors.push(format!(
                 "{id} {}: got {got}, want {want} ± {tol}",
                 row["quantity"]

@@ -144,7 +144,7 @@ fn all_textbook_rows_match_within_tolerance() {
         let tol = num(row, "tolerance");
         let err = (got - want).abs();
         errs.push((err / tol, err, id.clone()));
-        if !(err <= tol) {
+        if err > tol || err.is_nan() {
             errors.push(format!("{id} {q}: got {got}, want {want} ± {tol}"));
         }
     }
