@@ -121,3 +121,9 @@ fn all_haug_rows_match_within_tolerance() {
     );
     assert!(errors.is_empty(), "mismatches:\n{}", errors.join("\n"));
 }
+
+#[test]
+#[should_panic(expected = "reference data file no_such_file.csv is missing")]
+fn a_missing_data_file_fails_with_its_name() {
+    data_file("no_such_file.csv");
+}
