@@ -43,9 +43,10 @@
 //!
 //! The outer problem minimises the inner optimum over (m, ln σ) by Nelder–Mead (reflection 1,
 //! expansion 2, contraction ½, shrink ½) inside the box m ∈ [k_min − Δk, k_max + Δk],
-//! σ ∈ [10⁻³, 10], Δk = k_max − k_min, from two deterministic starting simplices (one at the
-//! lowest quoted vol, one at k = 0 with a wide σ), each restarted once at its optimum; the best
-//! result wins. Everything is deterministic (no randomness; `libm` for √, exp, ln).
+//! σ ∈ [10⁻³, 10], Δk = k_max − k_min. It starts from the best of six candidates (m at the lowest
+//! quoted vol or at k = 0, σ = 0.05Δk, 0.25Δk or Δk) and is restarted once at its optimum with a
+//! smaller simplex. About 170 inner solves per 25-strike slice. Everything is deterministic (no
+//! randomness; `libm` for √, exp, ln).
 //!
 //! The fit does not force the result to be free of butterfly arbitrage (g ≥ 0); it reports
 //! [`SviRaw::butterfly_check`] of the fitted slice.
@@ -169,8 +170,6 @@ pub fn fit_svi(t: f64, quotes: &[IvQuote]) -> Result<FitResult, FitError> {
         ls_lo: libm::log(SIGMA_MIN),
         ls_hi: libm::log(SIGMA_MAX),
     };
-    // Starting points: the vertex at the lowest quoted vol with a moderate σ, and the money with
-    // a wide σ (for smiles that are mostly skew).
     let (mut i_min, mut iv_min) = (0, f64::INFINITY);
     for (i, &iv) in data.iv.iter().enumerate() {
         if iv < iv_min {
@@ -178,25 +177,24 @@ pub fn fit_svi(t: f64, quotes: &[IvQuote]) -> Result<FitResult, FitError> {
             i_min = i;
         }
     }
-    let starts = [
-        [data.k[i_min], libm::log((0.25 * span).clamp(0.01, 1.0))],
-        [
-            0.0_f64.clamp(bounds.m_lo, bounds.m_hi),
-            libm::log(span.clamp(0.05, 2.0)),
-        ],
-    ];
-    let mut best = (f64::INFINITY, [0.0; 2]);
-    for start in starts {
-        let mut u = start;
-        let mut f = f64::INFINITY;
-        for step in [[0.1 * span, 0.5], [0.02 * span, 0.1]] {
-            let (u2, f2) = nelder_mead(&mut data, &bounds, u, step);
-            if f2 <= f {
-                u = u2;
-                f = f2;
+    // Starting point: the best of a few candidates (vertex at the lowest quoted vol or at the
+    // money; σ from narrow to wide), then Nelder–Mead and one restart with a smaller simplex.
+    let m_cands = [data.k[i_min], 0.0_f64.clamp(bounds.m_lo, bounds.m_hi)];
+    let s_cands = [0.05 * span, 0.25 * span, span];
+    let mut start = (f64::INFINITY, [m_cands[0], libm::log(0.25 * span)]);
+    for m in m_cands {
+        for s in s_cands {
+            let u = [m, libm::log(s.clamp(SIGMA_MIN, SIGMA_MAX))];
+            let f = data.objective(u, &bounds);
+            if f < start.0 {
+                start = (f, u);
             }
         }
-        if f < best.0 {
+    }
+    let mut best = start;
+    for step in [[0.1 * span, 0.5], [0.02 * span, 0.1]] {
+        let (u, f) = nelder_mead(&mut data, &bounds, best.1, step);
+        if f <= best.0 {
             best = (f, u);
         }
     }
@@ -365,6 +363,21 @@ fn active_set_qp(
     w0: &[usize],
     scale: f64,
 ) -> [f64; 3] {
+    // Most of the time the unconstrained minimiser is feasible.
+    let mut m3 = [[0.0; 7]; 6];
+    for r in 0..3 {
+        m3[r][..3].copy_from_slice(&h[r]);
+        m3[r][6] = g[r];
+    }
+    if let Some(sol) = solve_dense(&mut m3, 3) {
+        let xu = [sol[0], sol[1], sol[2]];
+        if cons
+            .iter()
+            .all(|(n, hi)| n[0] * xu[0] + n[1] * xu[1] + n[2] * xu[2] <= *hi)
+        {
+            return xu;
+        }
+    }
     let mut x = x0;
     let mut work = [0usize; 3];
     let mut nw = 0;
@@ -455,7 +468,8 @@ fn solve_dense(mat: &mut [[f64; 7]; 6], dim: usize) -> Option<[f64; 6]> {
                 piv = r;
             }
         }
-        if !(mat[piv][col].abs() > 1e-300) {
+        // Also rejects a NaN pivot.
+        if mat[piv][col].abs().partial_cmp(&1e-300) != Some(std::cmp::Ordering::Greater) {
             return None;
         }
         mat.swap(col, piv);
@@ -463,10 +477,12 @@ fn solve_dense(mat: &mut [[f64; 7]; 6], dim: usize) -> Option<[f64; 6]> {
         for r in col + 1..dim {
             let f = mat[r][col] * inv;
             if f != 0.0 {
-                for c in col..dim {
-                    mat[r][c] -= f * mat[col][c];
+                let pivot_row = mat[col];
+                for (c, v) in mat[r].iter_mut().enumerate().skip(col) {
+                    if c < dim || c == 6 {
+                        *v -= f * pivot_row[c];
+                    }
                 }
-                mat[r][6] -= f * mat[col][6];
             }
         }
     }
@@ -717,11 +733,29 @@ mod tests {
         r.params.validate().unwrap();
     }
 
-    #[test]
-    fn qp_matches_brute_force_on_a_constrained_case() {
-        // A smile steeper than Lee's bound allows: the fit must sit on the boundary
-        // b(1 + |ρ|) ≤ 2 and still be a valid slice.
-        let q: Vec<IvQuote> = (0..11)
+    /// The weighted objective of `fit_svi` for these quotes, and the data.
+    fn prepared(t: f64, q: &[IvQuote]) -> Data {
+        let mut data = Data::default();
+        for q in q {
+            let s = q.iv * t.sqrt();
+            let d1 = -q.k / s + 0.5 * s;
+            data.k.push(q.k);
+            data.v.push(s * s);
+            data.omega.push(norm_pdf(d1) * t.sqrt() / (q.iv * q.iv));
+            data.iv.push(q.iv);
+        }
+        let tot: f64 = data.omega.iter().sum();
+        data.omega.iter_mut().for_each(|o| *o /= tot);
+        data.y = vec![0.0; q.len()];
+        data.z = vec![0.0; q.len()];
+        data.v_max = data.v.iter().cloned().fold(0.0, f64::max);
+        data.v_mean = data.v.iter().zip(&data.omega).map(|(v, o)| v * o).sum();
+        data.chords = chords();
+        data
+    }
+
+    fn lee_breaking_smile() -> Vec<IvQuote> {
+        (0..11)
             .map(|i| {
                 let k = 0.1 * i as f64 - 0.5;
                 IvQuote {
@@ -730,11 +764,92 @@ mod tests {
                     weight: 1.0,
                 }
             })
-            .collect();
-        let r = fit_svi(1.0, &q).unwrap();
+            .collect()
+    }
+
+    #[test]
+    fn constrained_fit_sits_on_lee_bound() {
+        // A smile steeper than Lee's bound allows: the fit must sit on the boundary
+        // b(1 + |ρ|) ≤ 2 and still be a valid slice.
+        let r = fit_svi(1.0, &lee_breaking_smile()).unwrap();
         let p = r.params;
         p.validate().unwrap();
         assert!(p.b * (1.0 + p.rho.abs()) <= 2.0 + 1e-9, "{p:?}");
         assert!(p.b * (1.0 + p.rho.abs()) > 1.9, "{p:?}");
+    }
+
+    #[test]
+    fn inner_qp_beats_every_feasible_point_of_a_grid() {
+        let q = lee_breaking_smile();
+        let mut data = prepared(1.0, &q);
+        for (m, sigma) in [(0.0, 0.1), (0.2, 0.05), (-0.3, 0.5)] {
+            let (f_qp, x) = data.inner(m, sigma);
+            let [a, d, c] = x;
+            // Feasible.
+            assert!(
+                d.abs() <= c + 1e-15 && c + d.abs() <= 2.0 * sigma + 1e-15,
+                "{x:?}"
+            );
+            assert!(a + (c * c - d * d).max(0.0).sqrt() >= -1e-15, "{x:?}");
+            let sse = |a: f64, d: f64, c: f64, data: &Data| -> f64 {
+                (0..data.k.len())
+                    .map(|i| {
+                        let r = a + d * data.y[i] + c * data.z[i] - data.v[i];
+                        data.omega[i] * r * r
+                    })
+                    .sum()
+            };
+            let mut best_grid = f64::INFINITY;
+            for ic in 0..=40 {
+                let c = 2.0 * sigma * ic as f64 / 40.0;
+                for id in 0..=40 {
+                    let d = c * (2.0 * id as f64 / 40.0 - 1.0);
+                    if c + d.abs() > 2.0 * sigma {
+                        continue;
+                    }
+                    let a_min = -(c * c - d * d).max(0.0).sqrt();
+                    for ia in 0..=60 {
+                        let a = a_min + (data.v_max - a_min) * ia as f64 / 60.0;
+                        best_grid = best_grid.min(sse(a, d, c, &data));
+                    }
+                }
+            }
+            assert!(
+                f_qp <= best_grid * (1.0 + 1e-12),
+                "m={m} σ={sigma}: {f_qp} > {best_grid}"
+            );
+        }
+    }
+
+    #[test]
+    fn outer_search_finds_the_grid_optimum() {
+        let p = SviRaw {
+            a: 0.004,
+            b: 0.08,
+            rho: -0.7,
+            m: 0.03,
+            sigma: 0.08,
+        };
+        let t = 0.3;
+        let mut q = quotes_from(&p, t, 25, -0.5, 0.3);
+        for (i, x) in q.iter_mut().enumerate() {
+            x.iv += 0.004 * (((i * 5) % 7) as f64 - 3.0) / 3.0;
+        }
+        let r = fit_svi(t, &q).unwrap();
+        let mut data = prepared(t, &q);
+        let f_fit = data.inner(r.params.m, r.params.sigma).0;
+        let mut f_grid = f64::INFINITY;
+        for i in 0..=200 {
+            for j in 0..=100 {
+                let m = -1.3 + 2.4 * i as f64 / 200.0;
+                let sigma =
+                    (SIGMA_MIN.ln() + (SIGMA_MAX / SIGMA_MIN).ln() * j as f64 / 100.0).exp();
+                f_grid = f_grid.min(data.inner(m, sigma).0);
+            }
+        }
+        assert!(
+            f_fit <= f_grid * (1.0 + 1e-9),
+            "fit {f_fit} > grid {f_grid}"
+        );
     }
 }

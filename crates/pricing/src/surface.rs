@@ -71,8 +71,8 @@ pub struct CalendarReport {
 }
 
 impl Surface {
-    /// Builds a surface from (t, slice) pairs sorted by strictly increasing t (years, finite,
-    /// > 0); every slice must pass [`SviRaw::validate`]. The calendar check is separate
+    /// Builds a surface from (t, slice) pairs sorted by strictly increasing t (years, finite and
+    /// positive); every slice must pass [`SviRaw::validate`]. The calendar check is separate
     /// ([`Surface::calendar_check`]): a surface may be built from slices that cross.
     pub fn new(slices: Vec<(f64, SviRaw)>) -> Result<Self, SurfaceError> {
         if slices.is_empty() {

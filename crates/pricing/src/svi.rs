@@ -192,10 +192,12 @@ impl SviRaw {
         if w <= 0.0 {
             return f64::NEG_INFINITY;
         }
-        let w1 = self.b * (self.rho + x / r);
-        let w2 = self.b * s2 / (r2 * r);
-        let u = 1.0 - k * w1 / (2.0 * w);
-        u * u - 0.25 * w1 * w1 * (1.0 / w + 0.25) + 0.5 * w2
+        let inv_r = 1.0 / r;
+        let inv_w = 1.0 / w;
+        let w1 = self.b * (self.rho + x * inv_r);
+        let w2 = self.b * s2 * inv_r * inv_r * inv_r;
+        let u = 1.0 - 0.5 * k * w1 * inv_w;
+        u * u - 0.25 * w1 * w1 * (inv_w + 0.25) + 0.5 * w2
     }
 
     /// Butterfly check: the minimum of g(k) over a grid, refined locally.
