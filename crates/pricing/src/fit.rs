@@ -150,9 +150,11 @@ pub fn fit_svi(t: f64, quotes: &[IvQuote]) -> Result<FitResult, FitError> {
     if sorted.len() < 5 {
         return Err(FitError::TooFewQuotes(sorted.len()));
     }
-    let total: f64 = data.omega.iter().sum();
+    // Normalise (by the largest weight first, so that the sum cannot overflow).
+    let largest = data.omega.iter().fold(0.0_f64, |acc, &o| acc.max(o));
+    let total: f64 = data.omega.iter().map(|o| o / largest).sum();
     for o in &mut data.omega {
-        *o /= total;
+        *o = *o / largest / total;
     }
     let n = data.k.len();
     data.y = vec![0.0; n];
@@ -851,5 +853,44 @@ mod tests {
             f_fit <= f_grid * (1.0 + 1e-9),
             "fit {f_fit} > grid {f_grid}"
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(200))]
+        /// Any finite input gives either an error or a valid slice, never a panic.
+        #[test]
+        fn never_panics_and_returns_valid_slices(
+            t in proptest::prelude::prop_oneof![1e-6f64..10.0, 1e-300f64..1e-6, 10.0f64..1e300],
+            q in proptest::collection::vec(
+                (
+                    proptest::prelude::prop_oneof![-1.0f64..1.0, -50.0f64..50.0],
+                    proptest::prelude::prop_oneof![0.01f64..2.0, 1e-300f64..1e300],
+                    proptest::prelude::prop_oneof![0.0f64..10.0, 0.0f64..1e300],
+                ),
+                0..40,
+            ),
+        ) {
+            let quotes: Vec<IvQuote> = q
+                .iter()
+                .map(|&(k, iv, weight)| IvQuote { k, iv, weight })
+                .collect();
+            if let Ok(r) = fit_svi(t, &quotes) {
+                proptest::prop_assert!(r.params.validate().is_ok(), "{:?}", r);
+                proptest::prop_assert!(r.quotes >= 5);
+            }
+        }
+
+        /// Exact SVI smiles of realistic shapes are fitted to within 0.05 vol points RMSE.
+        #[test]
+        fn realistic_smiles_fit(
+            a in 0.0f64..0.05, b in 0.01f64..0.5, rho in -0.9f64..0.5,
+            m in -0.2f64..0.2, sigma in 0.02f64..0.5, t in 0.02f64..2.0,
+        ) {
+            let p = SviRaw { a, b, rho, m, sigma };
+            let q = quotes_from(&p, t, 25, -0.5, 0.5);
+            let r = fit_svi(t, &q).unwrap();
+            proptest::prop_assert!(r.params.validate().is_ok());
+            proptest::prop_assert!(r.rmse_vol_points < 0.05, "{:?} -> {:?}", p, r);
+        }
     }
 }
