@@ -1,0 +1,206 @@
+//! Greek cache (Lyra OptionGreekCache, DESIGN.md §5.5).
+//!
+//! Per strike the cache keeps the pool's call and put positions and per-contract marks and
+//! Greeks quantised at the last refresh ([`CachedGreeks`]). Per board it keeps the aggregates
+//!
+//! ```text
+//! net_delta  = Σ_strikes ⌊calls·Δc⌋ + ⌊puts·Δp⌋
+//! net_gamma  = Σ ⌊(calls + puts)·Γ⌋          net_vega = Σ ⌊(calls + puts)·ν⌋
+//! net_std_vega = Σ ⌊(calls + puts)·ν·√(30/max(days,7))·0.01⌋
+//! net_theta  = Σ ⌊calls·Θc⌋ + ⌊puts·Θp⌋      option_value = Σ ⌊calls·Cmark⌋ + ⌊puts·Pmark⌋
+//! ```
+//!
+//! with every term rounded down (⌊·⌋). A trade replaces one strike's contribution
+//! (O(1): subtract the old terms, add the new), so the incremental aggregates always equal a
+//! recomputation from positions (invariant 7). A refresh (on `tick`) recomputes each strike's
+//! Greeks at the GWAV-smoothed mark vol `(oracle vol + (GWAV(1 + base offset) − 1)) × GWAV(skew)`
+//! and the current spot, and re-locks the pool's collateral for written calls at that spot.
+//!
+//! The cache is stale `greek_cache_max_age_s` (3 h) after its refresh or after a spot move of
+//! more than `greek_cache_max_spot_move` (5 %); a stale cache blocks LP flows and opening trades.
+
+use crate::params::Params;
+use crate::pricing_ctx::{trading_vol, BoardCtx};
+use crate::state::{Board, BoardCache, CachedGreeks, Strike};
+use derivpool_pricing::OptionKind;
+use derivpool_types::{mul, Base, Fixed, MathError, Price, Quote, Ratio, Rounding};
+
+/// One strike's terms of the board aggregates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Contribution {
+    /// Delta term.
+    pub delta: Base,
+    /// Gamma term.
+    pub gamma: Ratio,
+    /// Vega term.
+    pub vega: Quote,
+    /// Standardised vega term.
+    pub std_vega: Quote,
+    /// Theta term.
+    pub theta: Quote,
+    /// Mark value term.
+    pub value: Quote,
+}
+
+/// The terms a strike contributes to its board's aggregates.
+pub fn contribution(s: &Strike) -> Result<Contribution, MathError> {
+    let g = &s.greeks;
+    let both = s.pool_calls.checked_add(s.pool_puts)?;
+    let d = Rounding::Down;
+    Ok(Contribution {
+        delta: mul::<_, _, Base>(s.pool_calls, g.call_delta, d)?.checked_add(mul(
+            s.pool_puts,
+            g.put_delta,
+            d,
+        )?)?,
+        gamma: mul(both, g.gamma, d)?,
+        vega: mul(both, g.vega, d)?,
+        std_vega: mul(both, g.std_vega, d)?,
+        theta: mul::<_, _, Quote>(s.pool_calls, g.call_theta, d)?.checked_add(mul(
+            s.pool_puts,
+            g.put_theta,
+            d,
+        )?)?,
+        value: mul::<_, _, Quote>(s.pool_calls, g.call_price, d)?.checked_add(mul(
+            s.pool_puts,
+            g.put_price,
+            d,
+        )?)?,
+    })
+}
+
+/// `cache − old + new`, term by term.
+pub fn replace_contribution(
+    cache: &mut BoardCache,
+    old: &Contribution,
+    new: &Contribution,
+) -> Result<(), MathError> {
+    cache.net_delta = cache
+        .net_delta
+        .checked_sub(old.delta)?
+        .checked_add(new.delta)?;
+    cache.net_gamma = cache
+        .net_gamma
+        .checked_sub(old.gamma)?
+        .checked_add(new.gamma)?;
+    cache.net_vega = cache
+        .net_vega
+        .checked_sub(old.vega)?
+        .checked_add(new.vega)?;
+    cache.net_std_vega = cache
+        .net_std_vega
+        .checked_sub(old.std_vega)?
+        .checked_add(new.std_vega)?;
+    cache.net_theta = cache
+        .net_theta
+        .checked_sub(old.theta)?
+        .checked_add(new.theta)?;
+    cache.option_value = cache
+        .option_value
+        .checked_sub(old.value)?
+        .checked_add(new.value)?;
+    Ok(())
+}
+
+/// The board aggregates recomputed from scratch (refresh time and spot kept).
+pub fn recompute(board: &Board) -> Result<BoardCache, MathError> {
+    let mut cache = BoardCache {
+        refreshed_t: board.cache.refreshed_t,
+        refreshed_spot: board.cache.refreshed_spot,
+        ..BoardCache::default()
+    };
+    for s in board.strikes.values() {
+        replace_contribution(&mut cache, &Contribution::default(), &contribution(s)?)?;
+    }
+    Ok(cache)
+}
+
+/// Collateral the pool reserves for its short positions at a strike: a written call is covered
+/// by `spot` per contract, a written put by its strike (cash-secured).
+pub fn pool_lock(s: &Strike, spot: Price) -> Result<Quote, MathError> {
+    let short_calls = Base::ZERO.max(s.pool_calls.checked_neg()?);
+    let short_puts = Base::ZERO.max(s.pool_puts.checked_neg()?);
+    mul::<_, _, Quote>(short_calls, spot, Rounding::Up)?.checked_add(mul(
+        short_puts,
+        s.strike,
+        Rounding::Up,
+    )?)
+}
+
+/// The GWAV-smoothed mark vol of a strike.
+pub fn mark_vol(board: &Board, s: &Strike, ctx: &BoardCtx, now: u64, params: &Params) -> f64 {
+    let base = board.base_gwav.gwav(now, params.gwav_period_s) - 1.0;
+    let skew = s.skew_gwav.gwav(now, params.gwav_period_s);
+    (ctx.oracle_vol(s.strike) + base) * skew
+}
+
+/// Per-contract marks and Greeks at `vol`, quantised (values that the pool owes are marked up:
+/// prices round up).
+pub fn cached_greeks(ctx: &BoardCtx, strike: Price, vol: f64) -> Result<CachedGreeks, MathError> {
+    let c = ctx.greeks(OptionKind::Call, strike, vol);
+    let p = ctx.greeks(OptionKind::Put, strike, vol);
+    let d = Rounding::Down;
+    Ok(CachedGreeks {
+        call_price: Price::from_f64(c.price, Rounding::Up)?,
+        put_price: Price::from_f64(p.price, Rounding::Up)?,
+        call_delta: Ratio::from_f64(c.delta, d)?,
+        put_delta: Ratio::from_f64(p.delta, d)?,
+        gamma: Ratio::from_f64(c.gamma, d)?,
+        std_vega: Quote::from_f64(ctx.std_vega(c.vega), d)?,
+        vega: Quote::from_f64(c.vega, d)?,
+        call_theta: Quote::from_f64(c.theta, d)?,
+        put_theta: Quote::from_f64(p.theta, d)?,
+        mark_vol: Ratio::from_f64(vol, d)?,
+    })
+}
+
+/// Recomputes a board's Greeks at mark vols and the given context; returns the change in the
+/// pool's locked collateral.
+pub fn refresh_board(
+    board: &mut Board,
+    ctx: &BoardCtx,
+    now: u64,
+    params: &Params,
+) -> Result<Quote, MathError> {
+    let spot = Price::from_f64(ctx.spot, Rounding::Up)?;
+    let mut lock_change = Quote::ZERO;
+    let strikes: Vec<Price> = board.strikes.keys().copied().collect();
+    for k in strikes {
+        let vol = {
+            let s = &board.strikes[&k];
+            mark_vol(board, s, ctx, now, params)
+        };
+        let greeks = cached_greeks(ctx, k, vol.max(1e-6))?;
+        let s = board.strikes.get_mut(&k).expect("strike listed");
+        s.greeks = greeks;
+        let lock = pool_lock(s, spot)?;
+        lock_change = lock_change.checked_add(lock.checked_sub(s.pool_locked)?)?;
+        s.pool_locked = lock;
+    }
+    board.cache.refreshed_t = now;
+    board.cache.refreshed_spot = spot;
+    let fresh = recompute(board)?;
+    board.cache = fresh;
+    Ok(lock_change)
+}
+
+/// Whether a board's cache is stale at `now` given the current spot.
+pub fn is_stale(cache: &BoardCache, now: u64, spot: Option<Price>, params: &Params) -> bool {
+    if cache.refreshed_t == 0
+        || now.saturating_sub(cache.refreshed_t) > params.greek_cache_max_age_s
+    {
+        return true;
+    }
+    match spot {
+        None => true,
+        Some(s) => {
+            let r = cache.refreshed_spot.to_f64();
+            r <= 0.0 || (s.to_f64() / r - 1.0).abs() > params.greek_cache_max_spot_move.to_f64()
+        }
+    }
+}
+
+/// Trading vol for a strike at the board's current inventory.
+pub fn current_trading_vol(board: &Board, s: &Strike, ctx: &BoardCtx) -> f64 {
+    trading_vol(ctx.oracle_vol(s.strike), board.base_iv_offset, s.skew_ratio)
+}

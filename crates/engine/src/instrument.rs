@@ -1,0 +1,207 @@
+//! Instrument names as Deribit writes them, which traders know: `BTC-27DEC24-50000-C`,
+//! `ETH-26MAR21-2000-P`, `BTC-PERP`. Expiries are 08:00 UTC on the named date.
+
+use derivpool_pricing::OptionKind;
+use derivpool_types::Price;
+use std::fmt;
+
+/// A parsed instrument name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Instrument {
+    /// A European option.
+    Option {
+        /// Underlying asset.
+        underlying: String,
+        /// Expiry code, e.g. `27DEC24`.
+        expiry: String,
+        /// Strike price.
+        strike: Price,
+        /// Call or put.
+        kind: OptionKind,
+    },
+    /// The perpetual future on an underlying.
+    Perp {
+        /// Underlying asset.
+        underlying: String,
+    },
+}
+
+/// Why a name is not an instrument.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{name:?} is not an instrument name ({reason}); expected e.g. BTC-27DEC24-50000-C or BTC-PERP"
+)]
+pub struct InstrumentError {
+    /// The name given.
+    pub name: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+const MONTHS: [&str; 12] = [
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+];
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Unix seconds of 08:00 UTC on the date of an expiry code like `27DEC24` or `1JAN25`.
+pub fn expiry_unix(code: &str) -> Result<u64, String> {
+    let bad = |why: &str| format!("expiry {code:?}: {why}");
+    let digits = code.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || digits > 2 || code.len() != digits + 5 {
+        return Err(bad("expected DDMMMYY, e.g. 27DEC24"));
+    }
+    let day: i64 = code[..digits].parse().map_err(|_| bad("bad day"))?;
+    let month = MONTHS
+        .iter()
+        .position(|m| *m == &code[digits..digits + 3])
+        .ok_or_else(|| bad("bad month"))? as i64
+        + 1;
+    let year: i64 = code[digits + 3..]
+        .parse()
+        .map_err(|_| bad("bad year"))
+        .map(|y: i64| 2000 + y)?;
+    let month_days = [
+        31,
+        28 + i64::from(year % 4 == 0),
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ];
+    if day < 1 || day > month_days[(month - 1) as usize] {
+        return Err(bad("no such day"));
+    }
+    let days = days_from_civil(year, month, day);
+    Ok((days * 86_400 + 8 * 3_600) as u64)
+}
+
+impl Instrument {
+    /// Parses a name; the expiry code is validated.
+    pub fn parse(name: &str) -> Result<Instrument, InstrumentError> {
+        let err = |reason: String| InstrumentError {
+            name: name.to_string(),
+            reason,
+        };
+        let parts: Vec<&str> = name.split('-').collect();
+        match parts.as_slice() {
+            [u, "PERP"] if !u.is_empty() => Ok(Instrument::Perp {
+                underlying: u.to_string(),
+            }),
+            [u, expiry, strike, kind] if !u.is_empty() => {
+                expiry_unix(expiry).map_err(err)?;
+                let strike: Price = strike.parse().map_err(|e| err(format!("strike: {e}")))?;
+                if strike <= Price::ZERO {
+                    return Err(err("strike must be positive".into()));
+                }
+                let kind = match *kind {
+                    "C" => OptionKind::Call,
+                    "P" => OptionKind::Put,
+                    other => return Err(err(format!("{other:?} is neither C nor P"))),
+                };
+                Ok(Instrument::Option {
+                    underlying: u.to_string(),
+                    expiry: expiry.to_string(),
+                    strike,
+                    kind,
+                })
+            }
+            _ => Err(err("wrong number of parts".into())),
+        }
+    }
+
+    /// The underlying asset.
+    pub fn underlying(&self) -> &str {
+        match self {
+            Instrument::Option { underlying, .. } | Instrument::Perp { underlying } => underlying,
+        }
+    }
+}
+
+/// Name of an option series.
+pub fn option_name(underlying: &str, expiry: &str, strike: Price, kind: OptionKind) -> String {
+    let k = match kind {
+        OptionKind::Call => "C",
+        OptionKind::Put => "P",
+    };
+    format!("{underlying}-{expiry}-{strike}-{k}")
+}
+
+/// Name of a perp.
+pub fn perp_name(underlying: &str) -> String {
+    format!("{underlying}-PERP")
+}
+
+impl fmt::Display for Instrument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Instrument::Option {
+                underlying,
+                expiry,
+                strike,
+                kind,
+            } => f.write_str(&option_name(underlying, expiry, *strike, *kind)),
+            Instrument::Perp { underlying } => f.write_str(&perp_name(underlying)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_codes_are_0800_utc() {
+        // 2021-03-26 08:00:00 UTC = 1616745600 (Deribit ETH-26MAR21 expiry).
+        assert_eq!(expiry_unix("26MAR21").unwrap(), 1_616_745_600);
+        assert_eq!(expiry_unix("27DEC24").unwrap(), 1_735_286_400);
+        assert_eq!(expiry_unix("1JAN25").unwrap(), 1_735_718_400);
+        for bad in [
+            "32DEC24",
+            "27DEX24",
+            "DEC24",
+            "29FEB23",
+            "127DEC24",
+            "27DEC2024",
+        ] {
+            assert!(expiry_unix(bad).is_err(), "{bad}");
+        }
+        assert!(expiry_unix("29FEB24").is_ok());
+    }
+
+    #[test]
+    fn names_parse_and_print_back() {
+        for name in [
+            "BTC-27DEC24-50000-C",
+            "ETH-26MAR21-2000-P",
+            "BTC-PERP",
+            "ETH-1JAN25-1850.5-C",
+        ] {
+            assert_eq!(Instrument::parse(name).unwrap().to_string(), name);
+        }
+        for bad in [
+            "BTC",
+            "BTC-27DEC24-50000-X",
+            "BTC-27DEC24--C",
+            "-PERP",
+            "BTC-27DEC24-0-C",
+        ] {
+            assert!(Instrument::parse(bad).is_err(), "{bad}");
+        }
+    }
+}

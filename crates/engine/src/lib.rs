@@ -1,0 +1,57 @@
+//! The derivpool engine: a pure, deterministic state machine in which a pool of LP capital is
+//! the counterparty for option and perpetual trades.
+//!
+//! ```text
+//! command (JSON line) ──► Engine::apply ──► Ok(events) | Err(reject {code, message})
+//! ```
+//!
+//! No IO, no clock, no randomness: time enters only as a command's `t`, and the same command
+//! log always gives the same state and [`Engine::state_hash`]. Money is fixed point
+//! ([`derivpool_types`]); floats live only inside pricing and are quantised with a named
+//! rounding direction before they touch state.
+//!
+//! Where each mechanism lives (each module documents its formula at the top):
+//!
+//! | mechanism | module |
+//! |---|---|
+//! | command vocabulary (the public interface) | [`command`] |
+//! | events, rejects and their codes | [`event`], [`reject`] |
+//! | parameters, defaults and bounds | [`params`] |
+//! | instrument names and expiries | [`instrument`] |
+//! | oracle median, vol slices | [`oracle`] |
+//! | spot/forward/vol inputs of a board | [`pricing_ctx`] |
+//! | option quote, skew impact, limits | [`options`] |
+//! | option fees (price, spot, vega, utilisation) | [`fees`] |
+//! | trader short collateral | [`collateral`] |
+//! | perps: fill price, funding, borrow, caps, margin | [`perp`] |
+//! | NAV, tranche NAVs, free liquidity | [`nav`] |
+//! | LP queues, tranches, circuit breakers | [`vault`] |
+//! | greek cache | [`cache`] |
+//! | settlement | [`settlement`] |
+//! | invariants | [`invariants`] |
+//! | metrics | [`metrics`] |
+
+pub mod cache;
+pub mod collateral;
+pub mod command;
+mod engine;
+pub mod event;
+pub mod fees;
+pub mod instrument;
+pub mod invariants;
+pub mod metrics;
+pub mod nav;
+pub mod options;
+pub mod oracle;
+pub mod params;
+pub mod perp;
+pub mod pricing_ctx;
+pub mod reject;
+pub mod settlement;
+pub mod state;
+pub mod vault;
+
+pub use command::{Command, CommandKind, Generation, Side, SviParams, TradeRequest, Tranche};
+pub use engine::{Engine, GWAV_OBSERVATIONS_MAX, NAME_LEN_MAX, STRIKES_PER_EXPIRY_MAX};
+pub use event::Event;
+pub use reject::{Reject, RejectCode};

@@ -1,0 +1,222 @@
+//! Settlement at expiry (Lyra ShortCollateral/OptionMarket settlement, DESIGN.md §5.11, §5.9).
+//!
+//! The settlement price of a board is the last oracle median observed **at or before** expiry,
+//! no older than `settlement_price_max_age_s` (1 h) at expiry. Every oracle update before expiry
+//! records the median as the board's candidate; at the first `tick` at or after expiry:
+//!
+//! - with a good candidate the board settles: each trader long receives
+//!   `⌊size × payoff⌋` from the pool, each trader short pays `⌈|size| × payoff⌉` out of its locked
+//!   collateral (any part the collateral cannot cover is a shortfall the pool absorbs and counts
+//!   in `bad_debt`) and gets the rest of its collateral back; the pool's locks are released;
+//!   payoff = max(S − K, 0) for calls and max(K − S, 0) for puts. Payouts are credited at once
+//!   (the strongest form of "reserved"). The settlement breaker then holds LP flows for
+//!   `breaker_settlement_s` (6 h), and the settled board is removed.
+//! - without one the board waits (a `settlement_waiting` event); the margin issue adds a bounded
+//!   governance override.
+
+use crate::event::Event;
+use crate::instrument::option_name;
+use crate::state::State;
+use derivpool_pricing::OptionKind;
+use derivpool_types::{mul, Base, Fixed, MathError, Price, Quote, Rounding};
+
+/// Records the current median as the settlement candidate of every unexpired board of `asset`.
+pub fn record_candidates(state: &mut State, asset: &str, now: u64) {
+    let medians: Vec<(String, String, Option<Price>)> = state
+        .pools
+        .iter()
+        .filter_map(|(name, pool)| {
+            pool.markets.get(asset).map(|m| {
+                (
+                    name.clone(),
+                    asset.to_string(),
+                    state.oracle.spot(asset, now, m.params.spot_heartbeat_s),
+                )
+            })
+        })
+        .collect();
+    for (pool_name, asset, median) in medians {
+        let Some(median) = median else { continue };
+        let market = state
+            .pools
+            .get_mut(&pool_name)
+            .and_then(|p| p.markets.get_mut(&asset))
+            .expect("market exists");
+        for board in market.boards.values_mut() {
+            if now <= board.expiry_t {
+                board.settle_candidate = Some((now, median));
+            }
+        }
+    }
+}
+
+fn payoff(kind: OptionKind, strike: Price, spot: Price) -> Result<Price, MathError> {
+    let diff = match kind {
+        OptionKind::Call => spot.checked_sub(strike)?,
+        OptionKind::Put => strike.checked_sub(spot)?,
+    };
+    Ok(diff.max(Price::ZERO))
+}
+
+/// Settles every board of a pool that has expired and has a settlement price.
+pub fn settle_due(state: &mut State, pool_name: &str, now: u64) -> Result<Vec<Event>, MathError> {
+    let mut events = Vec::new();
+    let due: Vec<(String, u64)> = state.pools[pool_name]
+        .markets
+        .iter()
+        .flat_map(|(u, m)| {
+            m.boards
+                .iter()
+                .filter(|(t, _)| **t <= now)
+                .map(move |(t, _)| (u.clone(), *t))
+        })
+        .collect();
+    for (underlying, expiry_t) in due {
+        let pool = &state.pools[pool_name];
+        let market = &pool.markets[&underlying];
+        let board = &market.boards[&expiry_t];
+        let max_age = market.params.settlement_price_max_age_s;
+        let price = match board.settle_candidate {
+            Some((t, p)) if t <= expiry_t && expiry_t - t <= max_age => (t, p),
+            _ => {
+                events.push(Event::SettlementWaiting {
+                    pool: pool_name.to_string(),
+                    underlying: underlying.clone(),
+                    expiry: board.expiry.clone(),
+                });
+                continue;
+            }
+        };
+        events.extend(settle_board(
+            state,
+            pool_name,
+            &underlying,
+            expiry_t,
+            price,
+            now,
+        )?);
+    }
+    Ok(events)
+}
+
+fn settle_board(
+    state: &mut State,
+    pool_name: &str,
+    underlying: &str,
+    expiry_t: u64,
+    (price_t, price): (u64, Price),
+    now: u64,
+) -> Result<Vec<Event>, MathError> {
+    let pool = state.pools.get_mut(pool_name).expect("pool exists");
+    let quote_asset = pool.quote_asset.clone();
+    let breaker_s = pool.params.breaker_settlement_s;
+    let market = pool.markets.get_mut(underlying).expect("market exists");
+    let board = market.boards.remove(&expiry_t).expect("board exists");
+    let mut series: Vec<(String, OptionKind, Price)> = Vec::new();
+    for k in board.strikes.keys() {
+        for kind in [OptionKind::Call, OptionKind::Put] {
+            series.push((option_name(underlying, &board.expiry, *k, kind), kind, *k));
+        }
+    }
+    let released: Quote = board
+        .strikes
+        .values()
+        .map(|s| s.pool_locked)
+        .try_fold(Quote::ZERO, |acc, l| acc.checked_add(l))?;
+    pool.locked = pool.locked.checked_sub(released)?;
+    let mut events = vec![Event::BoardSettled {
+        pool: pool_name.to_string(),
+        underlying: underlying.to_string(),
+        expiry: board.expiry.clone(),
+        price,
+        price_t,
+    }];
+    let mut pool_cash_change = Quote::ZERO;
+    let mut shortfall_total = Quote::ZERO;
+    for (account_name, account) in state.accounts.iter_mut() {
+        let Some(positions) = account.positions.get_mut(pool_name) else {
+            continue;
+        };
+        for (name, kind, strike) in &series {
+            let Some(pos) = positions.remove(name) else {
+                continue;
+            };
+            let per_unit = payoff(*kind, *strike, price)?;
+            let (payout, released, shortfall) = if pos.size > Base::ZERO {
+                let pay: Quote = mul(pos.size, per_unit, Rounding::Down)?;
+                (pay, Quote::ZERO, Quote::ZERO)
+            } else {
+                let owed: Quote = mul(pos.size.checked_neg()?, per_unit, Rounding::Up)?;
+                let paid = owed.min(pos.collateral);
+                (
+                    paid.checked_neg()?,
+                    pos.collateral.checked_sub(paid)?,
+                    owed.checked_sub(paid)?,
+                )
+            };
+            let bal = account
+                .balances
+                .entry(quote_asset.clone())
+                .or_insert(Quote::ZERO);
+            // A long is paid from the pool; a short pays out of its locked collateral (which is
+            // not in the balance) and gets the rest back.
+            let credit = if payout > Quote::ZERO {
+                payout
+            } else {
+                released
+            };
+            *bal = bal.checked_add(credit)?;
+            pool_cash_change = pool_cash_change.checked_sub(payout)?;
+            shortfall_total = shortfall_total.checked_add(shortfall)?;
+            events.push(Event::PositionSettled {
+                pool: pool_name.to_string(),
+                account: account_name.clone(),
+                instrument: name.clone(),
+                size: pos.size,
+                payout,
+                collateral_released: released,
+                shortfall,
+            });
+        }
+        if positions.is_empty() {
+            account.positions.remove(pool_name);
+        }
+    }
+    let pool = state.pools.get_mut(pool_name).expect("pool exists");
+    pool.cash = pool.cash.checked_add(pool_cash_change)?;
+    pool.bad_debt = pool.bad_debt.checked_add(shortfall_total)?;
+    let until = now.saturating_add(breaker_s);
+    pool.breakers.settlement_until = pool.breakers.settlement_until.max(until);
+    events.push(Event::BreakerTripped {
+        pool: pool_name.to_string(),
+        breaker: "settlement".into(),
+        until,
+    });
+    Ok(events)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payoffs() {
+        let k = Price::from_int(100);
+        assert_eq!(
+            payoff(OptionKind::Call, k, Price::from_int(130)).unwrap(),
+            Price::from_int(30)
+        );
+        assert_eq!(
+            payoff(OptionKind::Call, k, Price::from_int(70)).unwrap(),
+            Price::ZERO
+        );
+        assert_eq!(
+            payoff(OptionKind::Put, k, Price::from_int(70)).unwrap(),
+            Price::from_int(30)
+        );
+        assert_eq!(
+            payoff(OptionKind::Put, k, Price::from_int(130)).unwrap(),
+            Price::ZERO
+        );
+    }
+}
