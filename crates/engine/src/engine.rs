@@ -27,6 +27,37 @@ pub const STRIKES_PER_EXPIRY_MAX: usize = 256;
 /// Observations kept by each GWAV accumulator.
 pub const GWAV_OBSERVATIONS_MAX: usize = 48;
 
+/// A quote for an option or a perp trade.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[serde(tag = "market", rename_all = "snake_case")]
+pub enum TradeQuote {
+    /// Option quote: premium, every fee, total, new vol and skew, Greeks.
+    Option(Box<options::OptionQuote>),
+    /// Perp quote: fill price and fee.
+    Perp(PerpQuote),
+}
+
+/// What a perp trade would do.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PerpQuote {
+    /// Perp name.
+    pub instrument: String,
+    /// Side.
+    pub side: crate::command::Side,
+    /// Size.
+    pub size: derivpool_types::Base,
+    /// Fill price (skew premium included).
+    pub fill_price: Price,
+    /// Taker fee.
+    pub fee: Quote,
+    /// P&L the trade would realise.
+    pub realised_pnl: Quote,
+    /// Funding and borrow settled first.
+    pub funding_settled: Quote,
+    /// Position after the trade.
+    pub position: derivpool_types::Base,
+}
+
 /// The engine: state plus whether invariants are checked after each command.
 #[derive(Debug, Clone)]
 pub struct Engine {
@@ -144,25 +175,42 @@ impl Engine {
         result
     }
 
-    /// Quotes an option trade without changing anything.
-    pub fn quote_option(
-        &self,
-        pool: &str,
-        account: &str,
-        instrument: &str,
-        side: crate::command::Side,
-        size: derivpool_types::Base,
-        now: u64,
-    ) -> Result<options::OptionQuote, Reject> {
-        let req = TradeRequest {
-            pool,
-            account,
-            instrument,
-            side,
-            size,
-            limit_price: None,
-        };
-        options::quote(&self.state, &req, now)
+    /// Quotes a trade (option or perp) at time `now` without changing anything. The error is
+    /// the reject the trade would get.
+    pub fn quote(&self, req: &TradeRequest<'_>, now: u64) -> Result<TradeQuote, Reject> {
+        match Instrument::parse(req.instrument)
+            .map_err(|e| Reject::new(RejectCode::UnknownInstrument, e.to_string()))?
+        {
+            Instrument::Option { .. } => {
+                options::quote(&self.state, req, now).map(|q| TradeQuote::Option(Box::new(q)))
+            }
+            Instrument::Perp { underlying } => {
+                // A perp fill touches funding, the position and margin: run it on a copy.
+                let mut copy = self.state.clone();
+                copy.t = now.max(copy.t);
+                let events = perp::trade(&mut copy, req, &underlying, now)?;
+                match events.into_iter().next() {
+                    Some(Event::PerpTraded {
+                        fill_price,
+                        fee,
+                        realised_pnl,
+                        funding_settled,
+                        position,
+                        ..
+                    }) => Ok(TradeQuote::Perp(PerpQuote {
+                        instrument: req.instrument.to_string(),
+                        side: req.side,
+                        size: req.size,
+                        fill_price,
+                        fee,
+                        realised_pnl,
+                        funding_settled,
+                        position,
+                    })),
+                    _ => unreachable!("a perp trade emits perp_traded"),
+                }
+            }
+        }
     }
 
     /// Metrics of one pool (DESIGN.md §5.5).

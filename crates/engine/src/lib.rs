@@ -52,6 +52,8 @@ pub mod state;
 pub mod vault;
 
 pub use command::{Command, CommandKind, Generation, Side, SviParams, TradeRequest, Tranche};
-pub use engine::{Engine, GWAV_OBSERVATIONS_MAX, NAME_LEN_MAX, STRIKES_PER_EXPIRY_MAX};
+pub use engine::{
+    Engine, PerpQuote, TradeQuote, GWAV_OBSERVATIONS_MAX, NAME_LEN_MAX, STRIKES_PER_EXPIRY_MAX,
+};
 pub use event::Event;
 pub use reject::{Reject, RejectCode};
