@@ -8,6 +8,7 @@ mod deribit;
 mod iv;
 mod option_row;
 mod price;
+mod replay;
 mod surface;
 mod surface_check;
 mod surface_fit;
@@ -62,6 +63,9 @@ enum Command {
     /// Fit and check SVI volatility surfaces.
     #[command(about = surface::ABOUT, long_about = surface::LONG_ABOUT)]
     Surface(surface::Args),
+    /// Replay a command log through the engine.
+    #[command(about = replay::ABOUT, long_about = replay::LONG_ABOUT)]
+    Replay(replay::Args),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         Command::Price(args) => price::run(args),
         Command::Iv(args) => iv::run(args),
         Command::Surface(args) => surface::run(args),
+        Command::Replay(args) => replay::run(args),
     };
     match result {
         Ok(code) => code,

@@ -19,8 +19,8 @@
 //! **Tranches** (Hegic-style first loss). Each tranche has a book value: its claim at the last
 //! crystallisation. The pool's P&L since then, `NAV − Σ books`, is shared: a gain by weight ×
 //! book (junior weight 2 per unit of capital, senior 1), a loss junior first and senior only
-//! once junior's book is gone. Crystallising (at every tick and LP flow) folds the shares into
-//! the books. Junior's gain share is rounded down; senior receives the rest.
+//! once junior's book is gone. Crystallising (when LP flows are processed) folds the shares into
+//! the books; between flows the split depends only on the cumulative P&L, not on its path. Junior's gain share is rounded down; senior receives the rest.
 
 use crate::command::Tranche;
 use crate::reject::Reject;

@@ -5,7 +5,9 @@
 //!   `queue_entries_max` entries, and are processed on `tick` once an entry has waited its delay
 //!   (`deposit_delay_s`, `withdrawal_delay_s`), **priced at processing**.
 //! - Processing first crystallises the tranches ([`crate::nav::tranche_navs`]), so each
-//!   tranche's book equals its NAV, then:
+//!   tranche's book equals its NAV (only then: between LP flows the split of P&L is a function of
+//!   the cumulative P&L alone, so mark-to-market noise cannot ratchet value from one tranche to
+//!   the other), then:
 //!   - deposit: `minted = ⌊amount × shares / book⌋`; at a tranche's genesis shares are minted
 //!     1:1 and `dead_shares` of them go to nobody, so the share supply never returns to dust and
 //!     no donation or rounding trick can inflate the share price;
@@ -205,6 +207,23 @@ pub fn process_queues(
 ) -> Result<Vec<Event>, MathError> {
     let mut events = Vec::new();
     if flows_paused(state, pool_name, now).is_some() {
+        return Ok(events);
+    }
+    // Crystallise only when an entry is due: the tranches' P&L split is path-independent between
+    // LP flows (crystallising on every tick would ratchet mark-to-market noise into junior).
+    let pool = &state.pools[pool_name];
+    let due = |t: u64, delay: u64| t.saturating_add(delay) <= now;
+    let any_due = pool
+        .vault
+        .deposit_queue
+        .front()
+        .is_some_and(|d| due(d.t, pool.params.deposit_delay_s))
+        || pool
+            .vault
+            .withdrawal_queue
+            .front()
+            .is_some_and(|w| due(w.t, pool.params.withdrawal_delay_s));
+    if !any_due {
         return Ok(events);
     }
     if let Some(e) = crystallise(state, pool_name)? {
