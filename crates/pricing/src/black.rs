@@ -41,7 +41,7 @@
 //! Transcendental functions are `libm::{exp, log, sqrt}` so results are bit-identical across
 //! platforms.
 
-use crate::normal::{norm_cdf, norm_pdf};
+use crate::normal::{exp_neg_half_square, scaled_norm_cdf, FRAC_1_SQRT_2PI};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -208,8 +208,31 @@ pub(crate) fn check_finite(field: &'static str, value: f64) -> Result<(), InputE
     }
 }
 
+/// True when every value is finite: `x·0` is 0 for finite x and NaN for ±∞ or NaN. (A sum of
+/// products stays in floating-point registers; `is_finite` on each value is compiled to integer
+/// bit tests, about ten instructions per value.)
+#[inline(always)]
+pub(crate) fn all_finite<const N: usize>(xs: [f64; N]) -> bool {
+    xs.iter().fold(0.0, |acc, &x| acc + x * 0.0) == 0.0
+}
+
 #[inline]
 fn validate_bsm(i: &BsmInputs) -> Result<(), InputError> {
+    // One well-predicted branch on the hot path; the error path names the first bad input.
+    if all_finite([i.spot, i.strike, i.t, i.rate, i.div, i.vol])
+        & (i.spot > 0.0)
+        & (i.strike > 0.0)
+        & (i.t >= 0.0)
+        & (i.vol >= 0.0)
+    {
+        return Ok(());
+    }
+    invalid_bsm(i)
+}
+
+#[cold]
+#[inline(never)]
+fn invalid_bsm(i: &BsmInputs) -> Result<(), InputError> {
     check_positive("spot", i.spot)?;
     check_positive("strike", i.strike)?;
     check_non_negative("t", i.t)?;
@@ -220,6 +243,20 @@ fn validate_bsm(i: &BsmInputs) -> Result<(), InputError> {
 
 #[inline]
 fn validate_black76(i: &Black76Inputs) -> Result<(), InputError> {
+    if all_finite([i.forward, i.strike, i.t, i.rate, i.vol])
+        & (i.forward > 0.0)
+        & (i.strike > 0.0)
+        & (i.t >= 0.0)
+        & (i.vol >= 0.0)
+    {
+        return Ok(());
+    }
+    invalid_black76(i)
+}
+
+#[cold]
+#[inline(never)]
+fn invalid_black76(i: &Black76Inputs) -> Result<(), InputError> {
     check_positive("forward", i.forward)?;
     check_positive("strike", i.strike)?;
     check_non_negative("t", i.t)?;
@@ -234,16 +271,20 @@ fn validate_black76(i: &Black76Inputs) -> Result<(), InputError> {
 /// by put-call parity from the out-of-the-money counterpart, `w·(A − B) + V_otm`, whose normal
 /// probabilities lie in the tail where they are accurate to ~1e-15 relative: the time value then
 /// keeps full relative accuracy instead of inheriting the rounding of `A·N(w·d1)`.
+///
+/// One exponential serves φ(d1), N(d1) and N(d2): `g1 = exp(−d1²/2)`, and since
+/// `d2²/2 = d1²/2 − m`, `B·exp(−d2²/2) = A·g1` (the identity `K·D·φ(d2) = S·Dq·φ(d1)`), so
+/// `B·N(d2)` is computed directly from `A·g1`.
 struct Core {
     /// N(w·d1).
     n1: f64,
-    /// N(w·d2).
-    n2: f64,
-    /// In the money relative to the forward.
-    itm: bool,
-    /// N(−w·d1) and N(−w·d2) when in the money (the out-of-the-money side).
-    n1_otm: f64,
-    n2_otm: f64,
+    /// A·N(w·d1).
+    an1: f64,
+    /// B·N(w·d2).
+    bn2: f64,
+    /// `w·(A·N(w·d1) − B·N(w·d2))`, by parity from the out-of-the-money side when in the money,
+    /// floored at 0 (exactly 0 at the forward with v = 0).
+    value: f64,
     /// φ(d1) (0 when v = 0; the at-the-forward limits are applied by the caller).
     pdf1: f64,
     /// d1 and d2 (0 when v = 0).
@@ -255,23 +296,6 @@ struct Core {
     at_forward: bool,
 }
 
-impl Core {
-    /// `w·(A·N(w·d1) − B·N(w·d2))`, by parity from the out-of-the-money side when in the money.
-    #[inline]
-    fn value(&self, w: f64, a: f64, b: f64) -> f64 {
-        let raw = if self.itm {
-            w * ((a - b) - (a * self.n1_otm - b * self.n2_otm))
-        } else {
-            w * (a * self.n1 - b * self.n2)
-        };
-        if self.at_forward {
-            0.0
-        } else {
-            raw.max(0.0)
-        }
-    }
-}
-
 /// Clamp a d so that the normal functions never see ±∞ (N(−∞) would be 0·∞); beyond ±1e6 both
 /// N and φ are already exactly 0 or 1 in double precision.
 #[inline]
@@ -279,26 +303,41 @@ fn clamp_d(d: f64) -> f64 {
     d.clamp(-1e6, 1e6)
 }
 
-/// `m = ln(F/K)`, `v = σ√T`, `w` = ±1.
-#[inline]
-fn core(m: f64, v: f64, w: f64, want_pdf: bool) -> Core {
+/// Beyond this |d1|, `exp(−d1²/2)` loses precision to underflow (it is below 1e-297) while
+/// `B·exp(−d2²/2)` may still matter: that exponential is then evaluated directly.
+const D1_SHARED_GAUSS_MAX: f64 = 37.0;
+
+/// `m = ln(F/K)`, `v = σ√T`, `w` = ±1, `a = A`, `b = B` (see [`Core`]).
+#[inline(always)]
+fn core(m: f64, v: f64, w: f64, a: f64, b: f64) -> Core {
     let wm = w * m;
     let itm = wm > 0.0;
     if v > 0.0 {
         let d1 = clamp_d(m / v + 0.5 * v);
         let d2 = clamp_d(d1 - v);
+        let g1 = exp_neg_half_square(d1);
         // Evaluate N on the out-of-the-money side (the tail) and derive the other side.
         let s = if itm { -w } else { w };
-        let o1 = norm_cdf(s * d1);
-        let o2 = norm_cdf(s * d2);
-        let (n1, n2) = if itm { (1.0 - o1, 1.0 - o2) } else { (o1, o2) };
+        let bg2 = if d1.abs() < D1_SHARED_GAUSS_MAX {
+            a * g1
+        } else {
+            b * exp_neg_half_square(d2)
+        };
+        let o1 = scaled_norm_cdf(s * d1, 1.0, g1);
+        let bo2 = scaled_norm_cdf(s * d2, b, bg2);
+        let ao1 = a * o1;
+        let otm = s * (ao1 - bo2);
+        let (n1, an1, bn2, value) = if itm {
+            (1.0 - o1, a - ao1, b - bo2, w * (a - b) + otm)
+        } else {
+            (o1, ao1, bo2, otm)
+        };
         Core {
             n1,
-            n2,
-            itm,
-            n1_otm: o1,
-            n2_otm: o2,
-            pdf1: if want_pdf { norm_pdf(d1) } else { 0.0 },
+            an1,
+            bn2,
+            value: value.max(0.0),
+            pdf1: FRAC_1_SQRT_2PI * g1,
             d1,
             d2,
             degenerate: false,
@@ -312,17 +351,17 @@ fn core(m: f64, v: f64, w: f64, want_pdf: bool) -> Core {
         } else {
             0.5
         };
+        let at_forward = m == 0.0;
         Core {
             n1: n,
-            n2: n,
-            itm,
-            n1_otm: 0.0,
-            n2_otm: 0.0,
+            an1: a * n,
+            bn2: b * n,
+            value: if itm { (w * (a - b)).max(0.0) } else { 0.0 },
             pdf1: 0.0,
             d1: 0.0,
             d2: 0.0,
             degenerate: true,
-            at_forward: m == 0.0,
+            at_forward,
         }
     }
 }
@@ -340,8 +379,7 @@ pub fn bsm_price(i: &BsmInputs) -> Result<f64, InputError> {
     let m = libm::log(i.spot / i.strike) + (i.rate - i.div) * i.t;
     let a = i.spot * libm::exp(-i.div * i.t);
     let b = i.strike * libm::exp(-i.rate * i.t);
-    let c = core(m, v, w, false);
-    Ok(c.value(w, a, b))
+    Ok(core(m, v, w, a, b).value)
 }
 
 /// Black-Scholes-Merton price and Greeks (units in the module docs: delta and gamma per unit
@@ -358,13 +396,11 @@ pub fn bsm_greeks(i: &BsmInputs) -> Result<Greeks, InputError> {
     let dq = libm::exp(-i.div * t);
     let a = i.spot * dq;
     let b = i.strike * libm::exp(-i.rate * t);
-    let c = core(m, v, w, true);
-    let an1 = a * c.n1;
-    let bn2 = b * c.n2;
-    let price = c.value(w, a, b);
+    let c = core(m, v, w, a, b);
+    let price = c.value;
     let delta = w * dq * c.n1;
-    let rho = w * t * bn2;
-    let drift_theta = w * (i.div * an1 - i.rate * bn2);
+    let rho = w * t * c.bn2;
+    let drift_theta = w * (i.div * c.an1 - i.rate * c.bn2);
     if c.degenerate {
         let (vega, vanna) = if c.at_forward {
             (a * sqrt_t * PDF_AT_ZERO, 0.5 * dq * sqrt_t * PDF_AT_ZERO)
@@ -411,8 +447,7 @@ pub fn black76_price(i: &Black76Inputs) -> Result<f64, InputError> {
     let v = i.vol * libm::sqrt(i.t);
     let m = libm::log(i.forward / i.strike);
     let df = libm::exp(-i.rate * i.t);
-    let c = core(m, v, w, false);
-    Ok(df * c.value(w, i.forward, i.strike))
+    Ok(df * core(m, v, w, i.forward, i.strike).value)
 }
 
 /// Black-76 price and Greeks (delta, gamma, vanna with respect to the forward; rho with the
@@ -421,6 +456,13 @@ pub fn black76_price(i: &Black76Inputs) -> Result<f64, InputError> {
 /// input.
 #[inline]
 pub fn black76_greeks(i: &Black76Inputs) -> Result<Greeks, InputError> {
+    black76_greeks_inline(i)
+}
+
+/// [`black76_greeks`], always inlined: callers that build the inputs (the inverse options) then
+/// keep them in registers instead of storing them for an out-of-line call.
+#[inline(always)]
+pub(crate) fn black76_greeks_inline(i: &Black76Inputs) -> Result<Greeks, InputError> {
     validate_black76(i)?;
     let w = i.kind.sign();
     let t = i.t;
@@ -428,8 +470,8 @@ pub fn black76_greeks(i: &Black76Inputs) -> Result<Greeks, InputError> {
     let v = i.vol * sqrt_t;
     let m = libm::log(i.forward / i.strike);
     let df = libm::exp(-i.rate * t);
-    let c = core(m, v, w, true);
-    let price = df * c.value(w, i.forward, i.strike);
+    let c = core(m, v, w, i.forward, i.strike);
+    let price = df * c.value;
     let delta = w * df * c.n1;
     let rho = -t * price;
     let drift_theta = i.rate * price;

@@ -13,7 +13,9 @@
 //!
 //! T in years (Deribit: ACT/365 to 08:00 UTC on the expiry date), σ per √year.
 
-use crate::black::{black76_greeks, black76_price, Black76Inputs, Greeks, InputError, OptionKind};
+use crate::black::{
+    black76_greeks_inline, black76_price, Black76Inputs, Greeks, InputError, OptionKind,
+};
 use crate::iv::{implied_vol_black76, IvError};
 
 #[inline]
@@ -69,7 +71,7 @@ pub fn inverse_greeks(
     t: f64,
     vol: f64,
 ) -> Result<Greeks, InputError> {
-    let g = black76_greeks(&inputs(kind, forward, strike, t, vol))?;
+    let g = black76_greeks_inline(&inputs(kind, forward, strike, t, vol))?;
     let inv_f = 1.0 / forward;
     let price = g.price / forward;
     Ok(Greeks {
