@@ -25,7 +25,9 @@
 //!
 //! Vol is per √year (0.8 = 80 %), time in years, rates continuously compounded.
 
-use crate::black::{check_finite, check_non_negative, check_positive, InputError, OptionKind};
+use crate::black::{
+    all_finite, check_finite, check_non_negative, check_positive, InputError, OptionKind,
+};
 use implied_vol::{DefaultSpecialFn, ImpliedBlackVolatility};
 
 /// A price no volatility can produce, or bad inputs.
@@ -161,8 +163,9 @@ fn solve(
         .strike(strike)
         .expiry(t)
         .is_call(is_call)
-        .build()
-        .and_then(|iv| iv.calculate::<DefaultSpecialFn>());
+        // Inputs validated above (finite, F, K > 0, T > 0, 0 < price < cap).
+        .build_unchecked()
+        .calculate::<DefaultSpecialFn>();
     match vol {
         Some(v) if v.is_finite() && v >= 0.0 => Ok(v),
         // Only reachable through rounding at the very top of the range.
@@ -172,6 +175,29 @@ fn solve(
             which: b.which,
         }),
     }
+}
+
+/// The first invalid input of [`implied_vol_bsm`] (called only when one is invalid).
+#[cold]
+#[inline(never)]
+fn invalid_bsm(spot: f64, strike: f64, t: f64, rate: f64, div: f64) -> IvError {
+    let first = check_positive("spot", spot)
+        .and(check_positive("strike", strike))
+        .and(check_non_negative("t", t))
+        .and(check_finite("rate", rate))
+        .and(check_finite("div", div));
+    IvError::Input(first.expect_err("called with an invalid input"))
+}
+
+/// The first invalid input of [`implied_vol_black76`] (called only when one is invalid).
+#[cold]
+#[inline(never)]
+fn invalid_black76(forward: f64, strike: f64, t: f64, rate: f64) -> IvError {
+    let first = check_positive("forward", forward)
+        .and(check_positive("strike", strike))
+        .and(check_non_negative("t", t))
+        .and(check_finite("rate", rate));
+    IvError::Input(first.expect_err("called with an invalid input"))
 }
 
 /// Implied volatility under Black-Scholes-Merton (spot `spot`, continuously compounded `rate`
@@ -187,11 +213,10 @@ pub fn implied_vol_bsm(
     rate: f64,
     div: f64,
 ) -> Result<f64, IvError> {
-    check_positive("spot", spot)?;
-    check_positive("strike", strike)?;
-    check_non_negative("t", t)?;
-    check_finite("rate", rate)?;
-    check_finite("div", div)?;
+    // One well-predicted branch on the hot path; the error path names the first bad input.
+    if !(all_finite([spot, strike, t, rate, div]) & (spot > 0.0) & (strike > 0.0) & (t >= 0.0)) {
+        return Err(invalid_bsm(spot, strike, t, rate, div));
+    }
     let discount = libm::exp(-rate * t);
     let disc_fwd = spot * libm::exp(-div * t);
     let disc_strike = strike * discount;
@@ -236,10 +261,9 @@ pub fn implied_vol_black76(
     t: f64,
     rate: f64,
 ) -> Result<f64, IvError> {
-    check_positive("forward", forward)?;
-    check_positive("strike", strike)?;
-    check_non_negative("t", t)?;
-    check_finite("rate", rate)?;
+    if !(all_finite([forward, strike, t, rate]) & (forward > 0.0) & (strike > 0.0) & (t >= 0.0)) {
+        return Err(invalid_black76(forward, strike, t, rate));
+    }
     let discount = libm::exp(-rate * t);
     let bounds = match kind {
         OptionKind::Call => Bounds {
