@@ -264,7 +264,8 @@ pub enum Event {
         payout: Quote,
         /// Collateral released back to the balance.
         collateral_released: Quote,
-        /// Part of a short's payout its collateral could not cover (absorbed by the pool).
+        /// Unpaid part: for a short, what its collateral could not cover (absorbed by the pool);
+        /// for a long, what an insolvent pool could not pay (paid pro rata).
         shortfall: Quote,
     },
     /// A board waits for a settlement price.

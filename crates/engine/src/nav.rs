@@ -154,6 +154,20 @@ pub fn share_price(pool: &Pool, tranche: Tranche, tranche_nav: Quote) -> Result<
     derivpool_types::div(tranche_nav, shares, Rounding::Down)
 }
 
+/// Rejects any trade against a pool with no LP shares yet.
+pub fn check_capital(pool: &Pool) -> Result<(), Reject> {
+    let has_shares = pool.vault.tranches.values().any(|t| !t.shares.is_zero());
+    if has_shares {
+        Ok(())
+    } else {
+        Err(crate::reject!(
+            EmptyPool,
+            "pool {} has no LP capital yet",
+            pool.name
+        ))
+    }
+}
+
 /// Rejects new risk when junior capital is below `junior_min_ratio` of senior.
 pub fn check_junior(pool: &Pool) -> Result<(), Reject> {
     let book = |t: Tranche| {

@@ -160,6 +160,7 @@ pub fn quote(state: &State, req: &TradeRequest<'_>, now: u64) -> Result<OptionQu
         )
     })?;
     let p = &market.params;
+    nav::check_capital(pool)?;
     if now >= expiry_t || board.settled_price.is_some() {
         return Err(crate::reject!(
             BoardExpired,
@@ -360,21 +361,28 @@ pub fn quote(state: &State, req: &TradeRequest<'_>, now: u64) -> Result<OptionQu
         }
     };
 
-    // Risk the pool takes on: liquidity and junior capital.
-    let adds_lock = new_strike_lock > s.pool_locked;
-    if adds_lock {
-        let cash_after_fees = if side == Side::Buy {
-            pool.cash.checked_add(total)?
-        } else {
-            pool.cash.checked_sub(total)?
-        };
-        if locked_after.checked_add(perp_reserved)? > cash_after_fees {
-            return Err(crate::reject!(
-                InsufficientLiquidity,
-                "pool {pool_name} would need {locked_after} locked plus {perp_reserved} reserved \
-                 but holds {cash_after_fees}"
-            ));
-        }
+    // Risk the pool takes on: liquidity and junior capital. Free liquidity (cash − locked −
+    // reserved) may not become negative through a trade that reduces it.
+    let cash_after_fees = if side == Side::Buy {
+        pool.cash.checked_add(total)?
+    } else {
+        pool.cash.checked_sub(total)?
+    };
+    let free_before = pool
+        .cash
+        .checked_sub(pool.locked)?
+        .checked_sub(perp_reserved)?;
+    let free_after = cash_after_fees
+        .checked_sub(locked_after)?
+        .checked_sub(perp_reserved)?;
+    if free_after < Quote::ZERO && free_after < free_before {
+        return Err(crate::reject!(
+            InsufficientLiquidity,
+            "pool {pool_name} would need {locked_after} locked plus {perp_reserved} reserved \
+             but holds {cash_after_fees}"
+        ));
+    }
+    if new_strike_lock > s.pool_locked {
         nav::check_junior(pool)?;
     }
     if let Some(limit) = limit_price {

@@ -309,6 +309,7 @@ pub fn trade(
         )
     })?;
     let p = market.params.clone();
+    nav::check_capital(pool)?;
     let quote_asset = pool.quote_asset.clone();
     let price = state
         .oracle
@@ -447,6 +448,14 @@ pub fn trade(
     perp.long_oi = perp.long_oi.checked_sub(l0)?.checked_add(l1)?;
     perp.short_oi = perp.short_oi.checked_sub(sh0)?.checked_add(sh1)?;
     add_terms(&mut perp, terms(&pos)?, 1)?;
+    // The borrow rate follows the utilisation this trade leaves.
+    let reserved_after: Quote = mul(perp.skew().checked_abs()?, price, Rounding::Up)?;
+    let u_after = if nav_before > Quote::ZERO {
+        div(reserved_after, nav_before, Rounding::Up)?
+    } else {
+        Ratio::ONE
+    };
+    perp.borrow_rate = borrow_rate(u_after, &p)?;
 
     // Caps and margin for risk-increasing trades.
     let flipped = !s0.is_zero() && !pos.size.is_zero() && (s0.raw() > 0) != (pos.size.raw() > 0);
@@ -482,6 +491,14 @@ pub fn trade(
                 "account {account:?} cannot pay {shortfall} it owes on {instrument}"
             ));
         }
+    }
+
+    if state.pools[pool_name].cash.checked_add(pool_cash_change)? < Quote::ZERO {
+        return Err(crate::reject!(
+            InsufficientLiquidity,
+            "pool {pool_name} cannot pay {} to account {account:?}",
+            pool_cash_change.checked_neg()?
+        ));
     }
 
     // Commit the working copies; then check margin on the committed state and roll back if it

@@ -59,7 +59,6 @@ reject_codes! {
     OpenInterestCap => "open_interest_cap", "the trade would exceed the perp open-interest cap";
     ReserveFactor => "reserve_factor", "the pool's reserved perp notional would exceed the reserve factor";
     GreekCacheStale => "greek_cache_stale", "the greek cache is stale; a tick must refresh it first";
-    CircuitBreaker => "circuit_breaker", "a circuit breaker pauses LP flows or new risk";
     QueueFull => "queue_full", "the deposit or withdrawal queue is full";
     EmptyPool => "empty_pool", "the pool has no LP capital yet";
     JuniorTooThin => "junior_too_thin", "junior capital is below its minimum share of senior for new risk";

@@ -131,56 +131,86 @@ fn settle_board(
         price,
         price_t,
     }];
-    let mut pool_cash_change = Quote::ZERO;
-    let mut shortfall_total = Quote::ZERO;
+    // First pass: what shorts pay in and what longs are owed.
+    let mut settled: Vec<(String, String, crate::state::Position, Price)> = Vec::new();
     for (account_name, account) in state.accounts.iter_mut() {
         let Some(positions) = account.positions.get_mut(pool_name) else {
             continue;
         };
         for (name, kind, strike) in &series {
-            let Some(pos) = positions.remove(name) else {
-                continue;
-            };
-            let per_unit = payoff(*kind, *strike, price)?;
-            let (payout, released, shortfall) = if pos.size > Base::ZERO {
-                let pay: Quote = mul(pos.size, per_unit, Rounding::Down)?;
-                (pay, Quote::ZERO, Quote::ZERO)
-            } else {
-                let owed: Quote = mul(pos.size.checked_neg()?, per_unit, Rounding::Up)?;
-                let paid = owed.min(pos.collateral);
-                (
-                    paid.checked_neg()?,
-                    pos.collateral.checked_sub(paid)?,
-                    owed.checked_sub(paid)?,
-                )
-            };
-            let bal = account
-                .balances
-                .entry(quote_asset.clone())
-                .or_insert(Quote::ZERO);
-            // A long is paid from the pool; a short pays out of its locked collateral (which is
-            // not in the balance) and gets the rest back.
-            let credit = if payout > Quote::ZERO {
-                payout
-            } else {
-                released
-            };
-            *bal = bal.checked_add(credit)?;
-            pool_cash_change = pool_cash_change.checked_sub(payout)?;
-            shortfall_total = shortfall_total.checked_add(shortfall)?;
-            events.push(Event::PositionSettled {
-                pool: pool_name.to_string(),
-                account: account_name.clone(),
-                instrument: name.clone(),
-                size: pos.size,
-                payout,
-                collateral_released: released,
-                shortfall,
-            });
+            if let Some(pos) = positions.remove(name) {
+                settled.push((
+                    account_name.clone(),
+                    name.clone(),
+                    pos,
+                    payoff(*kind, *strike, price)?,
+                ));
+            }
         }
         if positions.is_empty() {
             account.positions.remove(pool_name);
         }
+    }
+    let mut owed_to_longs = Quote::ZERO;
+    let mut paid_by_shorts = Quote::ZERO;
+    for (_, _, pos, per_unit) in &settled {
+        if pos.size > Base::ZERO {
+            owed_to_longs = owed_to_longs.checked_add(mul(pos.size, *per_unit, Rounding::Down)?)?;
+        } else {
+            let owed: Quote = mul(pos.size.checked_neg()?, *per_unit, Rounding::Up)?;
+            paid_by_shorts = paid_by_shorts.checked_add(owed.min(pos.collateral))?;
+        }
+    }
+    // Longs are paid in full when the pool can; otherwise pro rata (rounded down) from what it
+    // has, and the unpaid part is reported as each position's shortfall.
+    let available = state.pools[pool_name].cash.checked_add(paid_by_shorts)?;
+    let haircut = owed_to_longs > available;
+    let mut pool_cash_change = Quote::ZERO;
+    let mut shortfall_total = Quote::ZERO;
+    for (account_name, name, pos, per_unit) in settled {
+        let account = state
+            .accounts
+            .get_mut(&account_name)
+            .expect("account exists");
+        let (credit, payout, released, shortfall) = if pos.size > Base::ZERO {
+            let due: Quote = mul(pos.size, per_unit, Rounding::Down)?;
+            let pay = if haircut {
+                Quote::from_raw(derivpool_types::mul_div(
+                    due.raw(),
+                    available.raw(),
+                    owed_to_longs.raw(),
+                    Rounding::Down,
+                )?)
+            } else {
+                due
+            };
+            pool_cash_change = pool_cash_change.checked_sub(pay)?;
+            (pay, pay, Quote::ZERO, due.checked_sub(pay)?)
+        } else {
+            // A short pays out of its locked collateral (not in the balance) and gets the rest
+            // back; what the collateral cannot cover is the pool's loss.
+            let owed: Quote = mul(pos.size.checked_neg()?, per_unit, Rounding::Up)?;
+            let paid = owed.min(pos.collateral);
+            pool_cash_change = pool_cash_change.checked_add(paid)?;
+            let rest = pos.collateral.checked_sub(paid)?;
+            let short = owed.checked_sub(paid)?;
+            shortfall_total = shortfall_total.checked_add(short)?;
+            (rest, paid.checked_neg()?, rest, short)
+        };
+        let bal = account
+            .balances
+            .entry(quote_asset.clone())
+            .or_insert(Quote::ZERO);
+        *bal = bal.checked_add(credit)?;
+        events.push(Event::PositionSettled {
+            pool: pool_name.to_string(),
+            account: account_name,
+            instrument: name,
+            size: pos.size,
+            payout,
+            collateral_released: released,
+            shortfall,
+        });
     }
     let pool = state.pools.get_mut(pool_name).expect("pool exists");
     pool.cash = pool.cash.checked_add(pool_cash_change)?;
