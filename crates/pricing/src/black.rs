@@ -323,18 +323,18 @@ fn core(m: f64, v: f64, w: f64, a: f64, b: f64) -> Core {
         } else {
             b * exp_neg_half_square(d2)
         };
-        let o1 = scaled_norm_cdf(s * d1, 1.0, g1);
-        let bo2 = scaled_norm_cdf(s * d2, b, bg2);
-        let ao1 = a * o1;
-        let otm = s * (ao1 - bo2);
-        let (n1, an1, bn2, value) = if itm {
-            (1.0 - o1, a - ao1, b - bo2, w * (a - b) + otm)
+        // N(s·d1), N(−s·d1), B·N(s·d2), B·N(−s·d2).
+        let (o1, o1_c) = scaled_norm_cdf(s * d1, 1.0, g1);
+        let (bo2, bo2_c) = scaled_norm_cdf(s * d2, b, bg2);
+        let otm = s * (a * o1 - bo2);
+        let (n1, bn2, value) = if itm {
+            (o1_c, bo2_c, w * (a - b) + otm)
         } else {
-            (o1, ao1, bo2, otm)
+            (o1, bo2, otm)
         };
         Core {
             n1,
-            an1,
+            an1: a * n1,
             bn2,
             value: value.max(0.0),
             pdf1: FRAC_1_SQRT_2PI * g1,
