@@ -609,6 +609,49 @@ mod tests {
         );
     }
 
+    /// Cases where evaluating N(d2) on its own, or an in-the-money N as 1 − N(otm), lost digits;
+    /// exact values from mpmath at 60 digits on the same (double) inputs.
+    #[test]
+    fn cancellation_prone_cases_match_high_precision_values() {
+        let rel = |got: f64, want: f64| ((got - want) / want).abs();
+        // Deep out-of-the-money put, tiny total vol: the two terms agree to 8e-6.
+        let g = bsm_greeks(&BsmInputs {
+            kind: OptionKind::Put,
+            spot: 100.0,
+            strike: 98.965_525_672_352_16,
+            t: 0.000_114_519_756_199_212_48,
+            rate: 0.110_593_913_966_288_41,
+            div: 0.073_999_799_825_363_59,
+            vol: 0.027_238_558_561_687_345,
+        })
+        .unwrap();
+        assert!(rel(g.price, 2.431_237_622_676_226e-282) < 1e-9, "{g:?}");
+        // In the money: rho from K·D·N(−d2) with N(d2) close to 1.
+        let g = bsm_greeks(&BsmInputs {
+            kind: OptionKind::Call,
+            spot: 100.0,
+            strike: 133.330_346_211_076_55,
+            t: 9.453_783_216_783_45,
+            rate: 0.062_454_424_061_709_69,
+            div: 0.016_464_128_632_029_46,
+            vol: 3.145_772_036_841_737,
+        })
+        .unwrap();
+        assert!(rel(g.rho, 4.989_528_627_735_314e-4) < 1e-13, "{g:?}");
+        // Deep in the money put with N(−d1) tiny: delta.
+        let g = bsm_greeks(&BsmInputs {
+            kind: OptionKind::Put,
+            spot: 100.0,
+            strike: 226.785_660_005_970_16,
+            t: 9.894_440_504_140_324,
+            rate: 0.103_841_758_882_673_04,
+            div: 0.044_489_062_126_165_19,
+            vol: 3.093_164_832_940_884,
+        })
+        .unwrap();
+        assert!(rel(g.delta, -4.158_407_953_141_862_5e-7) < 1e-13, "{g:?}");
+    }
+
     #[test]
     fn degenerate_inputs_give_intrinsic_and_finite_greeks() {
         for kind in [OptionKind::Call, OptionKind::Put] {
