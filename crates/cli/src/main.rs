@@ -6,9 +6,11 @@
 mod csv_table;
 mod deribit;
 mod iv;
+mod keys;
 mod option_row;
 mod price;
 mod replay;
+mod serve;
 mod surface;
 mod surface_check;
 mod surface_fit;
@@ -63,6 +65,12 @@ enum Command {
     /// Fit and check SVI volatility surfaces.
     #[command(about = surface::ABOUT, long_about = surface::LONG_ABOUT)]
     Surface(surface::Args),
+    /// Run the pool as a durable HTTP service.
+    #[command(about = serve::ABOUT, long_about = serve::LONG_ABOUT)]
+    Serve(serve::Args),
+    /// Create API keys for the service.
+    #[command(about = keys::ABOUT, long_about = keys::LONG_ABOUT)]
+    Keys(keys::Args),
     /// Replay a command log through the engine.
     #[command(about = replay::ABOUT, long_about = replay::LONG_ABOUT)]
     Replay(replay::Args),
@@ -74,6 +82,8 @@ fn main() -> ExitCode {
         Command::Price(args) => price::run(args),
         Command::Iv(args) => iv::run(args),
         Command::Surface(args) => surface::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Keys(args) => keys::run(args),
         Command::Replay(args) => replay::run(args),
     };
     match result {
