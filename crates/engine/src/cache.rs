@@ -10,9 +10,9 @@
 //! net_theta  = Σ ⌊calls·Θc⌋ + ⌊puts·Θp⌋      option_value = Σ ⌊calls·Cmark⌋ + ⌊puts·Pmark⌋
 //! ```
 //!
-//! with every term rounded down (⌊·⌋). A trade replaces one strike's contribution
-//! (O(1): subtract the old terms, add the new), so the incremental aggregates always equal a
-//! recomputation from positions (invariant 7). A refresh (on `tick`) recomputes each strike's
+//! with every term rounded down (⌊·⌋). A trade replaces the terms its leg touches (O(1):
+//! subtract the old terms, add the new; the other leg's terms are unchanged and cancel), so the
+//! incremental aggregates always equal a recomputation from positions (invariant 7). A refresh (on `tick`) recomputes each strike's
 //! Greeks at the GWAV-smoothed mark vol `(oracle vol + (GWAV(1 + base offset) − 1)) × GWAV(skew)`
 //! and the current spot, and re-locks the pool's collateral for written calls at that spot.
 //!
@@ -44,28 +44,54 @@ pub struct Contribution {
 
 /// The terms a strike contributes to its board's aggregates.
 pub fn contribution(s: &Strike) -> Result<Contribution, MathError> {
+    let calls = leg_terms(s, OptionKind::Call)?;
+    let puts = leg_terms(s, OptionKind::Put)?;
+    let both = shared_terms(s)?;
+    Ok(Contribution {
+        delta: calls.delta.checked_add(puts.delta)?,
+        theta: calls.theta.checked_add(puts.theta)?,
+        value: calls.value.checked_add(puts.value)?,
+        ..both
+    })
+}
+
+/// The terms of one leg (calls or puts): delta, theta and value.
+pub fn leg_terms(s: &Strike, kind: OptionKind) -> Result<Contribution, MathError> {
+    let g = &s.greeks;
+    let (pos, delta, theta, price) = match kind {
+        OptionKind::Call => (s.pool_calls, g.call_delta, g.call_theta, g.call_price),
+        OptionKind::Put => (s.pool_puts, g.put_delta, g.put_theta, g.put_price),
+    };
+    let d = Rounding::Down;
+    Ok(Contribution {
+        delta: mul(pos, delta, d)?,
+        theta: mul(pos, theta, d)?,
+        value: mul(pos, price, d)?,
+        ..Contribution::default()
+    })
+}
+
+/// The terms shared by both legs (gamma, vega and standardised vega act on calls + puts).
+pub fn shared_terms(s: &Strike) -> Result<Contribution, MathError> {
     let g = &s.greeks;
     let both = s.pool_calls.checked_add(s.pool_puts)?;
     let d = Rounding::Down;
     Ok(Contribution {
-        delta: mul::<_, _, Base>(s.pool_calls, g.call_delta, d)?.checked_add(mul(
-            s.pool_puts,
-            g.put_delta,
-            d,
-        )?)?,
         gamma: mul(both, g.gamma, d)?,
         vega: mul(both, g.vega, d)?,
         std_vega: mul(both, g.std_vega, d)?,
-        theta: mul::<_, _, Quote>(s.pool_calls, g.call_theta, d)?.checked_add(mul(
-            s.pool_puts,
-            g.put_theta,
-            d,
-        )?)?,
-        value: mul::<_, _, Quote>(s.pool_calls, g.call_price, d)?.checked_add(mul(
-            s.pool_puts,
-            g.put_price,
-            d,
-        )?)?,
+        ..Contribution::default()
+    })
+}
+
+/// The terms that change when one leg's position changes: that leg's terms plus the shared ones.
+pub fn trade_terms(s: &Strike, kind: OptionKind) -> Result<Contribution, MathError> {
+    let leg = leg_terms(s, kind)?;
+    Ok(Contribution {
+        delta: leg.delta,
+        theta: leg.theta,
+        value: leg.value,
+        ..shared_terms(s)?
     })
 }
 

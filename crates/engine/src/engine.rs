@@ -297,8 +297,8 @@ fn apply_kind(state: &mut State, kind: &CommandKind, now: u64) -> Result<Vec<Eve
                 .map_err(|e| Reject::new(RejectCode::UnknownInstrument, e.to_string()))?
             {
                 Instrument::Perp { underlying } => perp::trade(state, &req, &underlying, now),
-                Instrument::Option { .. } => {
-                    let q = options::quote(state, &req, now)?;
+                parsed @ Instrument::Option { .. } => {
+                    let q = options::quote_parsed(state, &req, parsed, now)?;
                     Ok(vec![options::commit(state, &q, now)?])
                 }
             }

@@ -29,7 +29,7 @@
 //!
 //! A quote computes everything without changing state; a trade is the same quote committed.
 
-use crate::cache::{self, contribution, replace_contribution};
+use crate::cache::{self, replace_contribution, trade_terms};
 use crate::collateral::min_collateral_per_contract;
 use crate::command::{Side, TradeRequest};
 use crate::event::{Event, OptionFees};
@@ -107,6 +107,18 @@ fn kind_of(k: Option<OptionKind>) -> OptionKind {
 /// Quotes an option trade for `account` at time `now` without changing anything. The error is
 /// the reject the trade would get.
 pub fn quote(state: &State, req: &TradeRequest<'_>, now: u64) -> Result<OptionQuote, Reject> {
+    let parsed = crate::instrument::Instrument::parse(req.instrument)
+        .map_err(|e| Reject::new(RejectCode::UnknownInstrument, e.to_string()))?;
+    quote_parsed(state, req, parsed, now)
+}
+
+/// [`quote`] for an instrument name already parsed.
+pub fn quote_parsed(
+    state: &State,
+    req: &TradeRequest<'_>,
+    parsed: crate::instrument::Instrument,
+    now: u64,
+) -> Result<OptionQuote, Reject> {
     let TradeRequest {
         pool: pool_name,
         account,
@@ -115,8 +127,6 @@ pub fn quote(state: &State, req: &TradeRequest<'_>, now: u64) -> Result<OptionQu
         size,
         limit_price,
     } = *req;
-    let parsed = crate::instrument::Instrument::parse(instrument)
-        .map_err(|e| Reject::new(RejectCode::UnknownInstrument, e.to_string()))?;
     let crate::instrument::Instrument::Option {
         underlying,
         expiry,
@@ -532,7 +542,7 @@ pub fn commit(state: &mut State, q: &OptionQuote, now: u64) -> Result<Event, Rej
     let one_plus = 1.0 + q.base_iv_offset.to_f64();
     board.base_gwav.record(now, one_plus);
     let s = board.strikes.get_mut(&plan.strike).expect("quoted strike");
-    let old_contrib = contribution(s)?;
+    let old_contrib = trade_terms(s, kind)?;
     let pool_delta = match q.side {
         Side::Buy => q.size.checked_neg()?,
         Side::Sell => q.size,
@@ -545,7 +555,7 @@ pub fn commit(state: &mut State, q: &OptionQuote, now: u64) -> Result<Event, Rej
     s.skew_gwav.record(now, q.skew_ratio.to_f64());
     let lock_change = plan.new_strike_lock.checked_sub(s.pool_locked)?;
     s.pool_locked = plan.new_strike_lock;
-    let new_contrib = contribution(s)?;
+    let new_contrib = trade_terms(s, kind)?;
     replace_contribution(&mut board.cache, &old_contrib, &new_contrib)?;
     pool.locked = pool.locked.checked_add(lock_change)?;
     Ok(Event::OptionTraded {

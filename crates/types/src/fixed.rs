@@ -72,9 +72,11 @@ pub trait Fixed: Copy + Ord + fmt::Debug + fmt::Display {
     /// without [`Fixed::from_f64`]).
     #[inline]
     fn to_f64(self) -> f64 {
-        // Split to keep the integer part exact for large values.
+        // i128 → f64 through two hardware conversions of the 64-bit halves (the software i128
+        // conversion is slow), then one correctly rounded division: within 2 ulp of the value.
         let raw = self.raw();
-        (raw / SCALE) as f64 + (raw % SCALE) as f64 / SCALE as f64
+        let v = ((raw >> 64) as i64 as f64) * 18_446_744_073_709_551_616.0 + (raw as u64) as f64;
+        v / SCALE as f64
     }
 
     /// Quantises a float with a named rounding direction. NaN, infinities and values out of

@@ -1,9 +1,11 @@
 //! The one multiply-divide of the project: `a × b / c` with a 256-bit intermediate and an
 //! explicit rounding direction.
 //!
-//! When `a × b` fits in an `i128` (the common case for amounts below about 1.7e20 units × 1e18)
-//! the product and quotient stay in `i128`; otherwise they go through `ethnum::I256`, where the
-//! product of two `i128`s is always exact. The quotient must fit back into an `i128`.
+//! When `a × b` fits in an `i128` the product and quotient stay in `i128`. Otherwise one factor
+//! is split by the divisor (`b = q·c + r`, so `a·b/c = a·q + a·r/c` with `a·q` an integer) and, if
+//! both partial products fit, the result is still exact in `i128`. Only when neither split fits
+//! does the computation go through `ethnum::I256`, where the product of two `i128`s is always
+//! exact. The quotient must fit back into an `i128`.
 
 use ethnum::I256;
 use std::panic::Location;
@@ -90,6 +92,17 @@ pub fn mul_div(a: i128, b: i128, c: i128, rounding: Rounding) -> Result<i128, Ma
     }
     if let Some(p) = a.checked_mul(b) {
         return div_round_i128(p, c, rounding).ok_or_else(|| MathError::overflow("mul_div"));
+    }
+    // Split one factor by the divisor: with b = q·c + r (truncated), a·b/c = a·q + a·r/c, and
+    // a·q is an integer, so rounding a·r/c rounds the whole quotient exactly. This keeps
+    // price × size style products (raw values ~1e17 × 4e22) in i128 arithmetic.
+    for (x, y) in [(a, b), (b, a)] {
+        let (q, r) = (y / c, y % c);
+        if let (Some(whole), Some(part)) = (x.checked_mul(q), x.checked_mul(r)) {
+            if let Some(v) = div_round_i128(part, c, rounding).and_then(|p| whole.checked_add(p)) {
+                return Ok(v);
+            }
+        }
     }
     let p = I256::from(a) * I256::from(b);
     let d = I256::from(c);

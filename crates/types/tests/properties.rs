@@ -91,3 +91,37 @@ proptest! {
         prop_assert!(u.raw() - d.raw() <= 1);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4096))]
+
+    /// Realistic fixed-point products (sizes × prices, amounts ÷ amounts) take the split path
+    /// of `mul_div`; they must agree exactly with the 256-bit floor and ceiling.
+    #[test]
+    fn split_path_agrees_with_wide_arithmetic(
+        a in -10i128.pow(27)..10i128.pow(27),
+        b in -10i128.pow(27)..10i128.pow(27),
+        c in prop_oneof![Just(10i128.pow(18)), 1i128..10i128.pow(24), -10i128.pow(24)..-1],
+    ) {
+        let p = I256::from(a) * I256::from(b);
+        let cc = I256::from(c);
+        let (q, r) = (p / cc, p % cc);
+        let floor = if r != 0 && ((r < 0) != (cc < 0)) { q - 1 } else { q };
+        let ceil = if r != 0 && ((r < 0) == (cc < 0)) { q + 1 } else { q };
+        match i128::try_from(floor) {
+            Ok(f) => prop_assert_eq!(mul_div(a, b, c, Rounding::Down).unwrap(), f),
+            Err(_) => prop_assert!(mul_div(a, b, c, Rounding::Down).is_err()),
+        }
+        match i128::try_from(ceil) {
+            Ok(u) => prop_assert_eq!(mul_div(a, b, c, Rounding::Up).unwrap(), u),
+            Err(_) => prop_assert!(mul_div(a, b, c, Rounding::Up).is_err()),
+        }
+    }
+
+    #[test]
+    fn to_f64_is_within_two_ulp(raw in any::<i128>()) {
+        let exact = raw as f64 / 1e18; // one rounding of the integer, one of the division
+        let got = Quote::from_raw(raw).to_f64();
+        prop_assert!((got - exact).abs() <= 4.0 * f64::EPSILON * exact.abs());
+    }
+}

@@ -1,0 +1,153 @@
+//! Engine benchmarks (DESIGN.md §8): option trades through `apply` (quote, fees, skew update,
+//! greek cache, collateral; invariant checks off) and a full greek-cache refresh of 1,000 series.
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use derivpool_engine::{Command, Engine};
+use serde_json::{json, Value};
+use std::hint::black_box;
+
+const T0: u64 = 1_733_011_200;
+
+fn cmd(t: u64, mut v: Value) -> Command {
+    v["t"] = json!(t);
+    serde_json::from_value(v).unwrap()
+}
+
+/// A pool with LP capital, BTC listed with `boards` expiries × `strikes` strikes, fresh oracle
+/// data and a funded trader, all at time `t`.
+fn setup(boards: usize, strikes: usize) -> (Engine, u64) {
+    let mut e = Engine::new();
+    e.set_check_invariants(false);
+    let mut t = T0;
+    let mut ok = |e: &mut Engine, t: u64, v: Value| {
+        e.apply(&cmd(t, v.clone()))
+            .unwrap_or_else(|r| panic!("{v}: {r}"));
+    };
+    ok(
+        &mut e,
+        t,
+        json!({"type": "create_pool", "pool": "main", "quote_asset": "USDC", "generation": "hedged"}),
+    );
+    ok(
+        &mut e,
+        t,
+        json!({"type": "list_underlying", "pool": "main", "underlying": "BTC", "oracle_sources": ["a", "b", "c"]}),
+    );
+    ok(
+        &mut e,
+        t,
+        json!({"type": "lp_deposit", "pool": "main", "lp": "lp1", "tranche": "senior", "amount": "100000000"}),
+    );
+    ok(
+        &mut e,
+        t,
+        json!({"type": "lp_deposit", "pool": "main", "lp": "lp2", "tranche": "junior", "amount": "30000000"}),
+    );
+    t += 3 * 86_400;
+    let expiries = [
+        "27DEC24", "31JAN25", "28FEB25", "28MAR25", "25APR25", "30MAY25",
+    ];
+    let oracle = |e: &mut Engine, t: u64| {
+        for s in ["a", "b", "c"] {
+            e.apply(&cmd(
+                t,
+                json!({"type": "oracle_price", "source": s, "asset": "BTC", "price": "40000"}),
+            ))
+            .unwrap();
+            for x in &expiries[..boards] {
+                e.apply(&cmd(
+                    t,
+                    json!({"type": "oracle_vol", "source": s, "underlying": "BTC", "expiry": x,
+                    "svi": {"a": "0.02", "b": "0.05", "rho": "-0.3", "m": "0", "sigma": "0.2"}}),
+                ))
+                .unwrap();
+            }
+        }
+    };
+    oracle(&mut e, t);
+    for x in &expiries[..boards] {
+        let ks: Vec<String> = (0..strikes)
+            .map(|i| format!("{}", 20_000 + i * 40_000 / strikes))
+            .collect();
+        ok(
+            &mut e,
+            t,
+            json!({"type": "list_expiry", "pool": "main", "underlying": "BTC", "expiry": x, "strikes": ks}),
+        );
+    }
+    ok(&mut e, t, json!({"type": "tick"}));
+    ok(
+        &mut e,
+        t,
+        json!({"type": "deposit", "account": "alice", "asset": "USDC", "amount": "100000000"}),
+    );
+    (e, t)
+}
+
+fn option_trades(c: &mut Criterion) {
+    let (engine, t) = setup(2, 20);
+    let trades: Vec<Command> = (0..1_000)
+        .map(|i| {
+            let strike = [36_000, 38_000, 40_000, 42_000, 44_000][i % 5];
+            let kind = if i % 3 == 0 { "P" } else { "C" };
+            let side = if (i / 5) % 2 == 0 { "buy" } else { "sell" };
+            cmd(
+                t,
+                json!({"type": "trade", "pool": "main", "account": "alice",
+                "instrument": format!("BTC-27DEC24-{strike}-{kind}"), "side": side, "size": "0.1"}),
+            )
+        })
+        .collect();
+    let mut g = c.benchmark_group("engine");
+    g.throughput(Throughput::Elements(trades.len() as u64));
+    g.bench_function("option_trade_apply_x1000", |b| {
+        b.iter_batched(
+            || engine.clone(),
+            |mut e| {
+                for c in &trades {
+                    let r = e.apply(black_box(c));
+                    debug_assert!(r.is_ok(), "{r:?}");
+                    black_box(&r);
+                }
+                e
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.finish();
+}
+
+fn cache_refresh(c: &mut Criterion) {
+    // 4 boards × 125 strikes × (call + put) = 1,000 series.
+    let (engine, t) = setup(4, 125);
+    let state = engine.state();
+    let pool = &state.pools["main"];
+    let market = &pool.markets["BTC"];
+    c.bench_function("greek_cache_refresh_1000_series", |b| {
+        b.iter_batched(
+            || market.boards.clone(),
+            |mut boards| {
+                for board in boards.values_mut() {
+                    let ctx = derivpool_engine::pricing_ctx::BoardCtx::new(
+                        &state.oracle,
+                        &market.params,
+                        "BTC",
+                        &board.expiry.clone(),
+                        board.expiry_t,
+                        t,
+                    )
+                    .unwrap();
+                    black_box(
+                        derivpool_engine::cache::refresh_board(board, &ctx, t, &market.params)
+                            .unwrap(),
+                    );
+                }
+                boards
+            },
+            BatchSize::LargeInput,
+        )
+    });
+}
+
+criterion_group!(benches, option_trades, cache_refresh);
+criterion_main!(benches);
