@@ -23,7 +23,7 @@
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 use derivpool_engine::{Command, Engine, Event};
-use derivpool_store::{fatal_on_io_error, snapshot_of, Journal, Record, StoreError};
+use derivpool_store::{fatal_on_io_error, snapshot_of, Journal, JournalReader, StoreError};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::collections::{HashMap, VecDeque};
@@ -115,13 +115,20 @@ pub fn stream_json(seq: u64, t: u64, command_type: &str, events_json: &str) -> A
         .into()
 }
 
+/// Commands older than the ring, to re-derive from the journal: replay seq 1 up to (not
+/// including) `until_seq` through a reader handle owned by the subscriber.
+pub struct History {
+    /// A read-only journal handle for the subscriber's thread.
+    pub reader: Box<dyn JournalReader>,
+    /// The ring's first seq when the subscription was taken.
+    pub until_seq: u64,
+}
+
 /// What a new stream subscriber gets, consistent with the thread's position: history to
 /// re-derive (older than the ring), the ring's records from `from_seq`, then live records.
-#[derive(Debug)]
 pub struct Subscription {
-    /// Journal records from seq 1 up to (not including) the ring's first seq, when `from_seq`
-    /// is older than the ring: replay them to re-derive their events.
-    pub history: Option<Vec<Record>>,
+    /// Set when `from_seq` is older than the ring.
+    pub history: Option<History>,
     /// Records already in the ring with seq ≥ from_seq.
     pub backlog: Vec<StreamRecord>,
     /// Everything applied after this moment.
@@ -558,20 +565,14 @@ impl Thread {
             .cloned()
             .collect();
         let history = if from < self.ring_start {
-            let records: Vec<Record> = self
+            let reader = self
                 .journal
-                .read_after(0)
-                .map_err(|e| format!("reading the journal: {e}"))?
-                .into_iter()
-                .take_while(|r| r.seq < self.ring_start)
-                .collect();
-            if records.first().map(|r| r.seq) != Some(1) {
-                return Err(format!(
-                    "the journal no longer holds the records before seq {}; resume from there",
-                    self.ring_start
-                ));
-            }
-            Some(records)
+                .reader()
+                .map_err(|e| format!("opening a journal reader: {e}"))?;
+            Some(History {
+                reader,
+                until_seq: self.ring_start,
+            })
         } else {
             None
         };

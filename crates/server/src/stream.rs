@@ -10,14 +10,14 @@
 //! reconnects with that `from_seq`.
 
 use crate::api::AppState;
-use crate::core::{events_json, stream_json, StreamRecord};
+use crate::core::{events_json, stream_json, History, StreamRecord};
 use crate::error::ApiError;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::response::Response;
 use derivpool_engine::{Command, Engine};
-use derivpool_store::Record;
+use derivpool_store::{Record, READ_PAGE_RECORDS};
 use serde::Deserialize;
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
@@ -72,8 +72,8 @@ async fn run(
 ) -> Result<(), String> {
     let mut next = from;
     let mut live = sub.live;
-    if let Some(records) = sub.history {
-        let messages = tokio::task::spawn_blocking(move || derive(records, from))
+    if let Some(history) = sub.history {
+        let messages = tokio::task::spawn_blocking(move || derive(history, from))
             .await
             .map_err(|e| e.to_string())??;
         for (seq, text) in messages {
@@ -116,12 +116,47 @@ async fn run(
     }
 }
 
-/// Replays the journal's commands from seq 1 and renders the messages of seq ≥ `from`.
-fn derive(records: Vec<Record>, from: u64) -> Result<Vec<(u64, Arc<str>)>, String> {
+/// Replays the journal's commands from seq 1 and renders the messages of seq ≥ `from` (and
+/// below the ring's start, which the ring covers).
+fn derive(history: History, from: u64) -> Result<Vec<(u64, Arc<str>)>, String> {
     let mut engine = Engine::new();
     engine.set_check_invariants(false);
     let mut out = Vec::new();
-    for r in records {
+    let mut after = 0;
+    while after + 1 < history.until_seq {
+        let page = history
+            .reader
+            .read_page(after, READ_PAGE_RECORDS)
+            .map_err(|e| format!("reading the journal: {e}"))?;
+        if page.is_empty() {
+            break;
+        }
+        for r in page {
+            if r.seq != after + 1 {
+                return Err(format!(
+                    "the journal no longer holds seq {} (found {}); resume from seq {}",
+                    after + 1,
+                    r.seq,
+                    history.until_seq
+                ));
+            }
+            after = r.seq;
+            if r.seq >= history.until_seq {
+                break;
+            }
+            apply_one(&mut engine, &r, from, &mut out)?;
+        }
+    }
+    Ok(out)
+}
+
+fn apply_one(
+    engine: &mut Engine,
+    r: &Record,
+    from: u64,
+    out: &mut Vec<(u64, Arc<str>)>,
+) -> Result<(), String> {
+    {
         let cmd =
             Command::from_json(&r.command).map_err(|e| format!("journal seq {}: {e}", r.seq))?;
         let events = engine
@@ -137,5 +172,5 @@ fn derive(records: Vec<Record>, from: u64) -> Result<Vec<(u64, Arc<str>)>, Strin
             out.push((r.seq, json));
         }
     }
-    Ok(out)
+    Ok(())
 }
