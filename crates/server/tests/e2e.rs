@@ -12,10 +12,13 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(addr: SocketAddr, from_seq: Option<u64>) -> Ws {
-    let q = from_seq.map(|s| format!("?from_seq={s}")).unwrap_or_default();
+    let q = from_seq
+        .map(|s| format!("?from_seq={s}"))
+        .unwrap_or_default();
     let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/v1/stream{q}"))
         .await
         .unwrap();
@@ -70,7 +73,11 @@ async fn concurrent_clients_stream_resume_and_restart_keep_every_command() {
 
     // Concurrent clients: two traders and a keeper, 25 requests each.
     let mut tasks = Vec::new();
-    for (key, account) in [(keys.alice.clone(), "alice"), (keys.bob.clone(), "bob"), (keys.keeper.clone(), "")] {
+    for (key, account) in [
+        (keys.alice.clone(), "alice"),
+        (keys.bob.clone(), "bob"),
+        (keys.keeper.clone(), ""),
+    ] {
         tasks.push(tokio::spawn(async move {
             let mut got = Vec::new();
             for i in 0..25 {
@@ -95,7 +102,11 @@ async fn concurrent_clients_stream_resume_and_restart_keep_every_command() {
         }
     }
     let last = *answers.keys().last().unwrap();
-    assert_eq!(answers.len() as u64, last, "acknowledged seqs are 1..=last without gaps");
+    assert_eq!(
+        answers.len() as u64,
+        last,
+        "acknowledged seqs are 1..=last without gaps"
+    );
 
     // The live subscriber saw every command once, in order, with the acknowledged events.
     let msgs = read_until(&mut live, last).await;
@@ -116,7 +127,10 @@ async fn concurrent_clients_stream_resume_and_restart_keep_every_command() {
     let msgs = read_until(&mut old, new_last).await;
     assert_contiguous(&msgs, 5, new_last);
     for (seq, m) in &msgs {
-        assert_eq!(&m["events"], &answers[seq], "re-derived events of seq {seq}");
+        assert_eq!(
+            &m["events"], &answers[seq],
+            "re-derived events of seq {seq}"
+        );
     }
     let msgs = read_until(&mut recent, new_last).await;
     assert_contiguous(&msgs, last - 3, new_last);
@@ -129,7 +143,12 @@ async fn concurrent_clients_stream_resume_and_restart_keep_every_command() {
     let (_, after) = get(server.addr, "/v1/state").await;
     assert_eq!(before, after);
     // Commands continue after the recovered seq.
-    let (_, b) = post(server.addr, &keys.alice, &json!({"type":"deposit","account":"alice","asset":"USDC","amount":"1"})).await;
+    let (_, b) = post(
+        server.addr,
+        &keys.alice,
+        &json!({"type":"deposit","account":"alice","asset":"USDC","amount":"1"}),
+    )
+    .await;
     assert_eq!(b["seq"].as_u64(), Some(new_last + 1));
     server.shutdown().await.unwrap();
 }
