@@ -8,7 +8,7 @@
 //! advisory lock taken at open keeps a second writer out.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use postgres::{Client, Config, NoTls};
@@ -220,6 +220,77 @@ fn read_page(
     Ok(out)
 }
 
+/// One batch in one transaction (one `unnest` insert); a conflict when the journal no longer
+/// ends at `expected` (the transaction is then rolled back).
+fn insert_batch(
+    client: &mut Client,
+    schema: &str,
+    expected: u64,
+    [seqs, ts]: [&[i64]; 2],
+    jsons: &[&str],
+    sums: &[String],
+) -> Result<Result<(), StoreError>, postgres::Error> {
+    let mut tx = client.transaction()?;
+    let found: i64 = tx
+        .query_one(
+            &format!("SELECT coalesce(max(seq), 0) FROM {schema}.journal"),
+            &[],
+        )?
+        .try_get(0)?;
+    if found as u64 != expected {
+        return Ok(Err(StoreError::Conflict {
+            expected,
+            found: found as u64,
+        }));
+    }
+    tx.execute(
+        &format!(
+            "INSERT INTO {schema}.journal (seq, t, command, checksum) \
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])"
+        ),
+        &[&seqs, &ts, &jsons, &sums],
+    )?;
+    tx.commit()?;
+    Ok(Ok(()))
+}
+
+fn insert_snapshot(
+    client: &mut Client,
+    schema: &str,
+    snap: &Snapshot,
+) -> Result<(), postgres::Error> {
+    let mut tx = client.transaction()?;
+    tx.execute(
+        &format!(
+            "INSERT INTO {schema}.snapshots (seq, state_hash, state) VALUES ($1, $2, $3) \
+             ON CONFLICT (seq) DO UPDATE SET state_hash = $2, state = $3"
+        ),
+        &[&to_i64(snap.seq), &snap.state_hash, &snap.state],
+    )?;
+    tx.execute(
+        &format!(
+            "DELETE FROM {schema}.snapshots WHERE seq NOT IN \
+             (SELECT seq FROM {schema}.snapshots ORDER BY seq DESC LIMIT $1)"
+        ),
+        &[&(SNAPSHOTS_KEPT as i64)],
+    )?;
+    tx.commit()
+}
+
+fn delete_after(client: &mut Client, schema: &str, seq: u64) -> Result<Tail, postgres::Error> {
+    let mut tx = client.transaction()?;
+    tx.execute(
+        &format!("DELETE FROM {schema}.journal WHERE seq > $1"),
+        &[&to_i64(seq)],
+    )?;
+    tx.execute(
+        &format!("DELETE FROM {schema}.snapshots WHERE seq > $1"),
+        &[&to_i64(seq)],
+    )?;
+    tx.commit()?;
+    load_tail(client, schema)
+}
+
 impl Journal for PostgresJournal {
     fn append_batch(&mut self, commands: &[(u64, String)]) -> Result<Vec<u64>, StoreError> {
         if self.poisoned {
@@ -244,40 +315,15 @@ impl Journal for PostgresJournal {
             sums.push(chain::to_hex(&prev));
         }
         let expected = self.tail.seq;
-        let schema = self.schema.clone();
-        let result = (|| -> Result<Result<(), StoreError>, postgres::Error> {
-            let mut client = match self.client.lock() {
-                Ok(c) => c,
-                Err(_) => return Ok(Err(StoreError::Poisoned)),
-            };
-            let mut tx = client.transaction()?;
-            let found: i64 = tx
-                .query_one(
-                    &format!("SELECT coalesce(max(seq), 0) FROM {schema}.journal"),
-                    &[],
-                )?
-                .try_get(0)?;
-            if found as u64 != expected {
-                return Ok(Err(StoreError::Conflict {
-                    expected,
-                    found: found as u64,
-                }));
-            }
-            tx.execute(
-                &format!(
-                    "INSERT INTO {schema}.journal (seq, t, command, checksum) \
-                     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[])"
-                ),
-                &[&seqs, &ts, &jsons, &sums],
-            )?;
-            tx.commit()?;
-            Ok(Ok(()))
-        })();
-        match result {
+        let client = self
+            .client
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        match insert_batch(client, &self.schema, expected, [&seqs, &ts], &jsons, &sums) {
             Ok(Ok(())) => {}
-            Ok(Err(e)) => {
+            Ok(Err(conflict)) => {
                 self.poisoned = true;
-                return Err(e);
+                return Err(conflict);
             }
             Err(e) => return Err(self.poison(e)),
         }
@@ -300,29 +346,11 @@ impl Journal for PostgresJournal {
             return Err(StoreError::Poisoned);
         }
         check_snapshot(snap, self.tail.seq)?;
-        let schema = self.schema.clone();
-        let result = (|| -> Result<(), postgres::Error> {
-            let Ok(mut client) = self.client.lock() else {
-                return Ok(());
-            };
-            let mut tx = client.transaction()?;
-            tx.execute(
-                &format!(
-                    "INSERT INTO {schema}.snapshots (seq, state_hash, state) VALUES ($1, $2, $3) \
-                     ON CONFLICT (seq) DO UPDATE SET state_hash = $2, state = $3"
-                ),
-                &[&to_i64(snap.seq), &snap.state_hash, &snap.state],
-            )?;
-            tx.execute(
-                &format!(
-                    "DELETE FROM {schema}.snapshots WHERE seq NOT IN \
-                     (SELECT seq FROM {schema}.snapshots ORDER BY seq DESC LIMIT $1)"
-                ),
-                &[&(SNAPSHOTS_KEPT as i64)],
-            )?;
-            tx.commit()
-        })();
-        match result {
+        let client = self
+            .client
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        match insert_snapshot(client, &self.schema, snap) {
             Ok(()) => {
                 self.commits.fetch_add(1, Ordering::Relaxed);
                 Ok(())
@@ -375,30 +403,16 @@ impl Journal for PostgresJournal {
         if self.poisoned {
             return Err(StoreError::Poisoned);
         }
-        let schema = self.schema.clone();
-        let result = (|| -> Result<Option<Tail>, postgres::Error> {
-            let Ok(mut client) = self.client.lock() else {
-                return Ok(None);
-            };
-            let mut tx = client.transaction()?;
-            tx.execute(
-                &format!("DELETE FROM {schema}.journal WHERE seq > $1"),
-                &[&to_i64(seq)],
-            )?;
-            tx.execute(
-                &format!("DELETE FROM {schema}.snapshots WHERE seq > $1"),
-                &[&to_i64(seq)],
-            )?;
-            tx.commit()?;
-            load_tail(&mut client, &schema).map(Some)
-        })();
-        match result {
-            Ok(Some(tail)) => {
+        let client = self
+            .client
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        match delete_after(client, &self.schema, seq) {
+            Ok(tail) => {
                 self.commits.fetch_add(1, Ordering::Relaxed);
                 self.tail = tail;
                 Ok(())
             }
-            Ok(None) => Err(self.poison("client lock poisoned")),
             Err(e) => Err(self.poison(e)),
         }
     }
