@@ -38,7 +38,9 @@
 //!   size); PostgreSQL commits with `synchronous_commit=on` (its WAL is flushed before the
 //!   commit returns). A batch is all or nothing: SQLite's WAL frames carry checksums and a torn
 //!   transaction is ignored at the next open, exactly like a transaction that never committed.
-//!   A caller acknowledges a command only after `append_batch` returned its seq.
+//!   A caller acknowledges a command only after `append_batch` returned its seq. (SQLite
+//!   also fsyncs the main file when it checkpoints the WAL, about every 1,000 pages; that is
+//!   not on the acknowledgement path.)
 //! - **Records.** `seq` (1, 2, 3, … without gaps), `t` (the command's unix seconds, never
 //!   decreasing), the command JSON, and a BLAKE3 checksum chained to the previous record
 //!   ([`chain`]). Recovery recomputes the chain from seq 1.
@@ -69,7 +71,7 @@ mod recovery;
 mod sqlite;
 
 pub use error::{fatal_on_io_error, StoreError};
-pub use pg::PostgresJournal;
+pub use pg::{PostgresJournal, DEFAULT_SCHEMA as POSTGRES_DEFAULT_SCHEMA};
 pub use recovery::{recover, RecoveryReport};
 pub use sqlite::SqliteJournal;
 

@@ -74,7 +74,7 @@ fn connect(config: &Config, target: &str) -> Result<Client, StoreError> {
 
 impl PostgresJournal {
     /// Connects to `url` (`postgres://user:password@host:port/database`) and uses the tables in
-    /// schema [`DEFAULT_SCHEMA`], creating them if missing.
+    /// schema `derivpool` ([`crate::POSTGRES_DEFAULT_SCHEMA`]), creating them if missing.
     pub fn open(url: &str) -> Result<PostgresJournal, StoreError> {
         PostgresJournal::open_in_schema(url, DEFAULT_SCHEMA)
     }
