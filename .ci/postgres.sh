@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs (Debian's `postgresql`) and starts a throwaway PostgreSQL server for the
-# `derivpool-store` tests, then prints the line to export:
+# `derivpool-store` tests, then prints the line to evaluate (its only output on stdout):
 #
-#     DERIVPOOL_TEST_POSTGRES_URL=postgres://derivpool:derivpool@127.0.0.1:54329/derivpool_test
+#     export DERIVPOOL_TEST_POSTGRES_URL=postgres://derivpool:derivpool@127.0.0.1:54329/derivpool_test
 #
 # Usage from .ci/run:
-#     eval "export $(bash .ci/postgres.sh | tail -n 1)"   # or: url=$(bash .ci/postgres.sh | tail -n1)
+#     eval "$(bash .ci/postgres.sh)"
 #
 # Idempotent: a second run finds the package installed, the cluster initialised and running,
 # the role and database present, and prints the same line. It never fails the CI: when apt,
@@ -71,4 +71,4 @@ if [ "$(psql_pg -c "SELECT 1 FROM pg_database WHERE datname = '$DB'")" != 1 ]; t
     psql_pg -c "CREATE DATABASE $DB OWNER $ROLE" >/dev/null || skip "CREATE DATABASE failed"
 fi
 
-echo "DERIVPOOL_TEST_POSTGRES_URL=postgres://$ROLE:$PASSWORD@127.0.0.1:$PORT/$DB"
+echo "export DERIVPOOL_TEST_POSTGRES_URL=postgres://$ROLE:$PASSWORD@127.0.0.1:$PORT/$DB"
