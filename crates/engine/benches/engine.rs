@@ -19,7 +19,7 @@ fn setup(boards: usize, strikes: usize) -> (Engine, u64) {
     let mut e = Engine::new();
     e.set_check_invariants(false);
     let mut t = T0;
-    let mut ok = |e: &mut Engine, t: u64, v: Value| {
+    let ok = |e: &mut Engine, t: u64, v: Value| {
         e.apply(&cmd(t, v.clone()))
             .unwrap_or_else(|r| panic!("{v}: {r}"));
     };
