@@ -12,9 +12,12 @@
 //! ```
 //!
 //! normalised to Σωᵢ = 1. vegaᵢ is the Black-76 vega per 1.00 of vol of a call with forward 1
-//! and strike e^kᵢ (`crate::normal::norm_pdf`). Since w(kᵢ) − σᵢ²t ≈ 2σᵢt·(σ_SVI(kᵢ) − σᵢ), this
+//! and strike e^kᵢ (`crate::normal::norm_pdf`), floored at [`VEGA_FLOOR_FRACTION`] of the
+//! slice's largest vega: without a floor, quotes far in a wing (vega 10⁻³ to 10⁻⁸ of the money's)
+//! carry no weight and a smile that SVI fits to a fifth of a vol point everywhere is fitted with
+//! errors of several points there. Since w(kᵢ) − σᵢ²t ≈ 2σᵢt·(σ_SVI(kᵢ) − σᵢ), this
 //! is, to first order, the vega-weighted least squares in vol Σᵢ uᵢ·vegaᵢ·(σ_SVI(kᵢ) − σᵢ)².
-//! Pass uᵢ = 1/vegaᵢ for an equally weighted fit in vol. Quotes with ωᵢ = 0 (user weight 0, or
+//! Pass uᵢ = 1/max(vegaᵢ, floor) for an equally weighted fit in vol. Quotes with ωᵢ = 0 (user weight 0, or
 //! a vega that underflows far from the money) do not take part.
 //!
 //! The reported errors are in **implied vol**, in vol points (1 point = 0.01 of vol): the RMSE
@@ -52,6 +55,9 @@
 //! [`SviRaw::butterfly_check`] of the fitted slice.
 
 use crate::normal::norm_pdf;
+
+/// Vegas below this fraction of the slice's largest vega are raised to it in the fit weights.
+pub const VEGA_FLOOR_FRACTION: f64 = 0.05;
 use crate::svi::{ButterflyReport, SviRaw};
 use serde::{Deserialize, Serialize};
 
@@ -132,11 +138,18 @@ pub fn fit_svi(t: f64, quotes: &[IvQuote]) -> Result<FitResult, FitError> {
 
     let sqrt_t = libm::sqrt(t);
     let mut data = Data::default();
+    let vega = |q: &IvQuote| {
+        let s = q.iv * sqrt_t;
+        norm_pdf(-q.k / s + 0.5 * s) * sqrt_t
+    };
+    // Vega floor: far wings keep a share of the weight, so a smile SVI can fit is fitted
+    // everywhere, not only at the money.
+    let vega_floor =
+        VEGA_FLOOR_FRACTION * quotes.iter().map(vega).fold(0.0_f64, |acc, v| acc.max(v));
     for q in quotes {
         let s = q.iv * sqrt_t;
-        let d1 = -q.k / s + 0.5 * s;
         // Vega-weighted squared vol errors, to first order: Δσ ≈ Δw/(2σt).
-        let omega = q.weight * norm_pdf(d1) * sqrt_t / (q.iv * q.iv);
+        let omega = q.weight * vega(q).max(vega_floor) / (q.iv * q.iv);
         if omega > 0.0 && omega.is_finite() {
             data.k.push(q.k);
             data.v.push(s * s);
