@@ -108,8 +108,27 @@ pub async fn http(
     req.push_str("\r\n");
     req.push_str(body);
     stream.write_all(req.as_bytes()).await?;
+    // Read to the end of the body: Content-Length when given (some servers keep the connection
+    // open), else until the peer closes.
     let mut buf = Vec::new();
-    stream.read_to_end(&mut buf).await?;
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if length.is_some_and(|n| buf.len() >= end + 4 + n) {
+                break;
+            }
+        }
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
     let text = String::from_utf8_lossy(&buf).into_owned();
     let (head, rest) = text
         .split_once("\r\n\r\n")
