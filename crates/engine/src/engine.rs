@@ -10,6 +10,7 @@
 use crate::command::{Command, CommandKind, Generation, SviParams, TradeRequest};
 use crate::event::Event;
 use crate::instrument::{expiry_unix, option_name, perp_name, Instrument};
+use crate::margin::{self, PriceBasis};
 use crate::params::{ParamOverrides, Params};
 use crate::reject::{Reject, RejectCode};
 use crate::state::{
@@ -558,11 +559,26 @@ fn oracle_price(
         .map(|m| m.params.spot_heartbeat_s)
         .min()
         .unwrap_or(Params::default().spot_heartbeat_s);
-    Ok(vec![Event::OraclePriceRecorded {
+    let median = state.oracle.spot(asset, now, heartbeat);
+    let mut events = vec![Event::OraclePriceRecorded {
         source: source.to_string(),
         asset: asset.to_string(),
-        median: state.oracle.spot(asset, now, heartbeat),
-    }])
+        median,
+    }];
+    if let Some(m) = median {
+        if let Some(until) = crate::guards::record_median(state, asset, m, now) {
+            for (pool_name, pool) in &state.pools {
+                if pool.markets.contains_key(asset) {
+                    events.push(Event::BreakerTripped {
+                        pool: pool_name.clone(),
+                        breaker: format!("oracle:{asset}"),
+                        until,
+                    });
+                }
+            }
+        }
+    }
+    Ok(events)
 }
 
 fn oracle_vol(
@@ -651,12 +667,25 @@ fn withdraw(
         ));
     }
     let after = bal.checked_sub(amount)?;
-    let (equity, im, _) = perp::account_margin(state, account, asset, Some(after))?;
-    if !im.is_zero() && equity < im {
-        return Err(crate::reject!(
-            InsufficientCollateral,
-            "account {account:?}: equity {equity} would be below the initial margin {im}"
-        ));
+    // A withdrawal is risk-increasing: initial health must stay ≥ 0 in every quote asset the
+    // account has positions in.
+    let acc = &state.accounts[account];
+    let mut hypothetical = acc.clone();
+    hypothetical.balances.insert(asset.to_string(), after);
+    let quote_assets: BTreeSet<&String> = acc
+        .positions
+        .keys()
+        .filter_map(|p| state.pools.get(p).map(|p| &p.quote_asset))
+        .collect();
+    for q in quote_assets {
+        let h = margin::health_of(state, &hypothetical, acc.margin, q, PriceBasis::Median)?;
+        if h.initial < Quote::ZERO {
+            return Err(crate::reject!(
+                InsufficientCollateral,
+                "account {account:?}: initial health in {q} would be {} after withdrawing {amount} {asset}",
+                h.initial
+            ));
+        }
     }
     state
         .accounts

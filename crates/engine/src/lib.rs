@@ -23,6 +23,8 @@
 //! | option quote, skew impact, limits | [`options`] |
 //! | option fees (price, spot, vega, utilisation) | [`fees`] |
 //! | trader short collateral | [`collateral`] |
+//! | trader margin and health (isolated and portfolio) | [`margin`] |
+//! | oracle guard rails: TWAP, confidence, breaker | [`guards`] |
 //! | perps: fill price, funding, borrow, caps, margin | [`perp`] |
 //! | NAV, tranche NAVs, free liquidity | [`nav`] |
 //! | LP queues, tranches, circuit breakers | [`vault`] |
@@ -37,8 +39,10 @@ pub mod command;
 mod engine;
 pub mod event;
 pub mod fees;
+pub mod guards;
 pub mod instrument;
 pub mod invariants;
+pub mod margin;
 pub mod metrics;
 pub mod nav;
 pub mod options;

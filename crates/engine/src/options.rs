@@ -35,6 +35,7 @@ use crate::command::{Side, TradeRequest};
 use crate::event::{Event, OptionFees};
 use crate::fees::{fees, FeeInputs};
 use crate::instrument::expiry_unix;
+use crate::margin::{self, MarginMode, PriceBasis};
 use crate::nav;
 use crate::pricing_ctx::{trading_vol, BoardCtx};
 use crate::reject::{Reject, RejectCode};
@@ -209,6 +210,9 @@ pub fn quote_parsed(
         ));
     }
     let spot_price = Price::from_f64(ctx.spot, Rounding::Up)?;
+    if !closing {
+        crate::guards::check_trade(state, &underlying, p, now)?;
+    }
     if !closing && cache::is_stale(&board.cache, now, Some(spot_price), p) {
         return Err(crate::reject!(
             GreekCacheStale,
@@ -409,8 +413,16 @@ pub fn quote_parsed(
         }
     }
 
-    // Trader collateral.
-    let new_collateral = short_collateral(&position, new_position, &ctx, kind, strike, vol, p)?;
+    // Trader collateral: isolated shorts lock their minimum; portfolio accounts lock nothing
+    // and are checked on initial health below.
+    let trader = state.accounts.get(account);
+    let mode = trader.map(|a| a.margin).unwrap_or_default();
+    let new_collateral = match mode {
+        MarginMode::Isolated => {
+            short_collateral(&position, new_position, &ctx, kind, strike, vol, p)?
+        }
+        MarginMode::Portfolio => Quote::ZERO,
+    };
     let collateral_change = new_collateral.checked_sub(position.collateral)?;
     let balance = state
         .accounts
@@ -423,7 +435,7 @@ pub fn quote_parsed(
         Side::Sell => balance.checked_add(total)?,
     }
     .checked_sub(collateral_change)?;
-    if balance_after < Quote::ZERO {
+    if mode == MarginMode::Isolated && balance_after < Quote::ZERO {
         return Err(crate::reject!(
             InsufficientCollateral,
             "account {account:?} needs {} {} more (premium/fees {total}, collateral change \
@@ -431,6 +443,33 @@ pub fn quote_parsed(
             balance_after.checked_neg()?,
             pool.quote_asset
         ));
+    }
+    if !closing {
+        // A risk-increasing trade must leave initial health ≥ 0 (all positions counted).
+        let mut after = trader.cloned().unwrap_or_default();
+        after
+            .balances
+            .insert(pool.quote_asset.clone(), balance_after);
+        let pos = after
+            .positions
+            .entry(pool_name.to_string())
+            .or_default()
+            .entry(instrument.to_string())
+            .or_default();
+        pos.size = new_position;
+        pos.collateral = new_collateral;
+        let h = margin::health_of(state, &after, mode, &pool.quote_asset, PriceBasis::Median)?;
+        if h.initial < Quote::ZERO {
+            return Err(crate::reject!(
+                InsufficientCollateral,
+                "account {account:?}: initial health would be {} (collateral {}, portfolio value \
+                 {}, initial requirement {})",
+                h.initial,
+                h.collateral_initial,
+                h.portfolio_value,
+                h.initial_requirement
+            ));
+        }
     }
     let trade_sign = if side == Side::Buy { 1.0 } else { -1.0 };
     let n = size.to_f64() * trade_sign;

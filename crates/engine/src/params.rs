@@ -282,6 +282,74 @@ params! {
         "the settlement price is the last median at or before expiry, no older than this";
     "pricing" rate: Ratio = "0", ["-0.5", "1"], "per year",
         "continuously compounded rate; forward F = spot × e^(rT)";
+    "margin" collateral_haircut_initial: Ratio = "0.8", ["0", "1"], "ratio",
+        "value of a non-quote collateral asset for initial margin, per unit of its oracle value";
+    "margin" collateral_haircut_maintenance: Ratio = "0.9", ["0", "1"], "ratio",
+        "value of a non-quote collateral asset for maintenance margin";
+    "margin" margin_initial_multiple: Ratio = "1.25", ["1", "10"], "ratio",
+        "initial requirement = this × maintenance requirement";
+    "margin" scenario_spot_max: Ratio = "0.2", ["0.01", "0.9"], "fraction",
+        "portfolio margin spot shocks run from −this to +this";
+    "margin" scenario_spot_step: Ratio = "0.05", ["0.01", "0.5"], "fraction",
+        "step between spot shocks";
+    "margin" scenario_vol_up: Ratio = "0.6", ["0", "10"], "ratio",
+        "vol shock up = 1 + this × m, m = (30 days / T)^p";
+    "margin" scenario_vol_down: Ratio = "0.3", ["0", "1"], "ratio",
+        "vol shock down = max(0, 1 − this × m)";
+    "margin" scenario_tail_down: Ratio = "0.5", ["0", "0.99"], "fraction",
+        "tail scenario: spot falls by this";
+    "margin" scenario_tail_up: Ratio = "1", ["0", "10"], "fraction",
+        "tail scenario: spot rises by this";
+    "margin" scenario_tail_weight: Ratio = "0.5", ["0", "1"], "ratio",
+        "damping of tail-scenario losses";
+    "margin" static_short_charge: Ratio = "0.02", ["0", "1"], "fraction of spot",
+        "static charge per naked short option contract";
+    "margin" static_perp_charge: Ratio = "0.03", ["0", "1"], "fraction of notional",
+        "static charge per unit of perp notional";
+    "margin" confidence_charge_threshold: Ratio = "0.005", ["0", "1"], "fraction",
+        "oracle confidence above which the confidence × notional is charged";
+    "margin" upnl_initial_cap: Ratio = "0.1", ["0", "1"], "fraction of collateral",
+        "most unrealised perp profit that counts toward initial margin";
+    "liquidation" liquidation_start: Ratio = "0.95", ["0.5", "1"], "fraction of equity",
+        "Dutch auction bid at the start, per unit of the account's equity";
+    "liquidation" liquidation_end: Ratio = "0.7", ["0", "1"], "fraction of equity",
+        "lowest bid, reached after liquidation_auction_s";
+    "liquidation" liquidation_auction_s: u64 = "900", ["1", "86400"], "seconds",
+        "how long the bid takes to fall from start to end";
+    "liquidation" liquidation_buffer: Ratio = "0.1", ["0", "1"], "fraction",
+        "extra share liquidated beyond what restores health exactly";
+    "liquidation" penalty_liquidator_share: Ratio = "0.4", ["0", "1"], "fraction",
+        "share of the liquidation discount kept by the liquidator";
+    "liquidation" penalty_insurance_share: Ratio = "0.3", ["0", "1"], "fraction",
+        "share of the discount paid to the insurance fund (the pool gets the rest)";
+    "adl" adl_trigger: Ratio = "0.45", ["0.01", "10"], "fraction of NAV",
+        "auto-deleveraging starts when traders' unrealised perp profit exceeds this";
+    "adl" adl_target: Ratio = "0.4", ["0.01", "10"], "fraction of NAV",
+        "auto-deleveraging reduces positions until profit is back under this";
+    "pool risk" pool_stress_maintenance: Ratio = "0.5", ["0.01", "1"], "fraction of NAV",
+        "the pool's worst scenario loss above this is reported as a breach";
+    "pool risk" pool_stress_new_risk: Ratio = "0.35", ["0.01", "1"], "fraction of NAV",
+        "a trade that leaves the pool's worst scenario loss above this is rejected unless it reduces it";
+    "pool risk" utilisation_cap: Ratio = "0.8", ["0.01", "1"], "ratio",
+        "new risk is rejected when utilisation after the trade would exceed this";
+    "pool risk" expiry_exposure_cap: Ratio = "0.6", ["0.01", "1"], "fraction of NAV",
+        "collateral the pool locks for one expiry may not exceed this";
+    "pool risk" strike_exposure_cap: Ratio = "0.3", ["0.01", "1"], "fraction of NAV",
+        "collateral the pool locks for one strike may not exceed this";
+    "oracle" oracle_max_confidence: Ratio = "0.02", ["0", "1"], "fraction",
+        "trading needs the fresh sources' median confidence under this";
+    "oracle" twap_window_s: u64 = "600", ["60", "86400"], "seconds",
+        "window of the median's time-weighted average";
+    "oracle" twap_max_divergence: Ratio = "0.1", ["0.001", "1"], "fraction",
+        "trading needs the median within this of the TWAP";
+    "oracle" oracle_breaker_jump: Ratio = "0.15", ["0.01", "1"], "fraction",
+        "a jump between consecutive medians above this trips the oracle breaker";
+    "oracle" oracle_breaker_s: u64 = "600", ["0", "86400"], "seconds",
+        "the oracle breaker holds at least this long, and until the median is back near its TWAP";
+    "settlement" settlement_override_delay_s: u64 = "3600", ["0", "604800"], "seconds",
+        "a governance override may set a waiting board's price this long after expiry";
+    "settlement" settlement_override_band: Ratio = "0.1", ["0", "1"], "fraction",
+        "an override price must lie within this of the last median before expiry";
 }
 
 impl Params {

@@ -22,11 +22,12 @@
 //! **Caps**: each side's open-interest notional ≤ `perp_open_interest_cap` × NAV; the pool's
 //! reserved notional |skew| × price ≤ `reserve_factor` × NAV (checked when |skew| grows).
 //!
-//! **Margin** (isolated per position, summed per account and quote asset): initial
+//! **Margin** per position: initial
 //! `|size| × price × (perp_initial_margin + perp_margin_size_factor × |size| / skew_scale)`,
-//! maintenance the same with `perp_maintenance_margin`. A risk-increasing trade must leave the
-//! account's equity (quote balance + perps' unrealised P&L − what they owe) ≥ its initial
-//! margin. A loss larger than the balance is the pool's (counted in `bad_debt`).
+//! maintenance the same with `perp_maintenance_margin` ([`margins`]); the account's health
+//! ([`crate::margin`]) sums them (isolated accounts) or replaces them by the scenario grid
+//! (portfolio accounts). A risk-increasing trade must leave initial health ≥ 0. A loss larger
+//! than the balance is the pool's (counted in `bad_debt`).
 
 use crate::command::{Side, TradeRequest};
 use crate::event::Event;
@@ -181,57 +182,6 @@ pub fn margins(size: Base, price: Price, p: &Params) -> Result<(Quote, Quote), M
     ))
 }
 
-/// An account's perp equity and margins in one quote asset: (equity, initial, maintenance).
-/// Equity = balance + Σ (size × price − entry value − owed) over perps of pools in that asset.
-pub fn account_margin(
-    state: &State,
-    account: &str,
-    quote_asset: &str,
-    balance_override: Option<Quote>,
-) -> Result<(Quote, Quote, Quote), MathError> {
-    let Some(acc) = state.accounts.get(account) else {
-        return Ok((
-            balance_override.unwrap_or(Quote::ZERO),
-            Quote::ZERO,
-            Quote::ZERO,
-        ));
-    };
-    let mut equity = balance_override.unwrap_or_else(|| {
-        acc.balances
-            .get(quote_asset)
-            .copied()
-            .unwrap_or(Quote::ZERO)
-    });
-    let (mut im, mut mm) = (Quote::ZERO, Quote::ZERO);
-    for (pool_name, positions) in &acc.positions {
-        let Some(pool) = state.pools.get(pool_name) else {
-            continue;
-        };
-        if pool.quote_asset != quote_asset {
-            continue;
-        }
-        for (name, pos) in positions {
-            let Some(underlying) = name.strip_suffix("-PERP") else {
-                continue;
-            };
-            let Some(market) = pool.markets.get(underlying) else {
-                continue;
-            };
-            let Some(price) = nav::mark_price(state, underlying) else {
-                continue;
-            };
-            let value: Quote = mul(pos.size, price, Rounding::Down)?;
-            equity = equity
-                .checked_add(value.checked_sub(pos.entry_value)?)?
-                .checked_sub(owed(&market.perp, pos)?)?;
-            let (i, m) = margins(pos.size, price, &market.params)?;
-            im = im.checked_add(i)?;
-            mm = mm.checked_add(m)?;
-        }
-    }
-    Ok((equity, im, mm))
-}
-
 /// Perp utilisation of a pool for the borrow curve: reserved / NAV.
 pub fn pool_perp_utilisation(state: &State, pool_name: &str) -> Result<Ratio, MathError> {
     let pool = &state.pools[pool_name];
@@ -315,6 +265,23 @@ pub fn trade(
         .oracle
         .spot(underlying, now, p.spot_heartbeat_s)
         .ok_or_else(|| crate::reject!(StaleOracle, "no fresh oracle price for {underlying}"))?;
+    let pos_before = state
+        .accounts
+        .get(account)
+        .and_then(|a| a.positions.get(pool_name))
+        .and_then(|m| m.get(&instrument))
+        .map(|p| p.size)
+        .unwrap_or_default();
+    let after = pos_before.checked_add(if side == Side::Buy {
+        size
+    } else {
+        size.checked_neg()?
+    })?;
+    if after.checked_abs()? > pos_before.checked_abs()?
+        || after.raw().signum() * pos_before.raw().signum() < 0
+    {
+        crate::guards::check_trade(state, underlying, &p, now)?;
+    }
     let nav_before = nav::nav(state, pool)?;
     let u = pool_perp_utilisation(state, pool_name)?;
 
@@ -527,8 +494,13 @@ pub fn trade(
         }
     }
     if increasing {
-        let (equity, im, _) = account_margin(state, account, &quote_asset, None)?;
-        if equity < im {
+        let h = crate::margin::account_health(
+            state,
+            account,
+            &quote_asset,
+            crate::margin::PriceBasis::Median,
+        )?;
+        if h.initial < Quote::ZERO {
             let pool = state.pools.get_mut(pool_name).expect("pool exists");
             pool.cash = snapshot_cash;
             pool.bad_debt = snapshot_bad_debt;
@@ -544,7 +516,12 @@ pub fn trade(
             }
             return Err(crate::reject!(
                 InsufficientCollateral,
-                "account {account:?}: equity {equity} would be below the initial margin {im}"
+                "account {account:?}: initial health would be {} (collateral {}, portfolio value \
+                 {}, initial requirement {})",
+                h.initial,
+                h.collateral_initial,
+                h.portfolio_value,
+                h.initial_requirement
             ));
         }
     }

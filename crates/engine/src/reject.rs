@@ -63,6 +63,9 @@ reject_codes! {
     EmptyPool => "empty_pool", "the pool has no LP capital yet";
     JuniorTooThin => "junior_too_thin", "junior capital is below its minimum share of senior for new risk";
     Overflow => "overflow", "an amount overflowed the fixed-point range";
+    OracleConfidence => "oracle_confidence", "the fresh sources' confidence is too wide for new risk";
+    OracleDivergence => "oracle_divergence", "the median is too far from its TWAP for new risk";
+    OracleBreaker => "oracle_breaker", "the oracle breaker holds after a jump between medians";
 }
 
 impl fmt::Display for RejectCode {

@@ -299,6 +299,12 @@ impl Breakers {
 /// A trader account: collateral and positions, possibly in several pools.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Account {
+    /// How the account is margined.
+    #[serde(default)]
+    pub margin: crate::margin::MarginMode,
+    /// Since when the account has been liquidatable (the Dutch auction's clock), if it is.
+    #[serde(default)]
+    pub liquidatable_since: Option<u64>,
     /// Free balance per asset.
     pub balances: BTreeMap<String, Quote>,
     /// Positions by pool, then instrument name.
@@ -329,6 +335,12 @@ pub struct Oracle {
     pub vols: BTreeMap<String, BTreeMap<String, VolObservation>>,
     /// Sources allowed per asset (the union over pools' listings).
     pub allowed: BTreeMap<String, BTreeSet<String>>,
+    /// History of the median per asset: (time, median), oldest first (for the TWAP).
+    #[serde(default)]
+    pub medians: BTreeMap<String, VecDeque<(u64, Price)>>,
+    /// Oracle breaker per asset: holds until this time.
+    #[serde(default)]
+    pub breaker_until: BTreeMap<String, u64>,
 }
 
 /// One spot observation.

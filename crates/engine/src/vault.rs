@@ -183,6 +183,9 @@ pub fn flows_paused(state: &State, pool_name: &str, now: u64) -> Option<String> 
         return Some(format!("the {b} circuit breaker holds"));
     }
     for m in pool.markets.values() {
+        if state.oracle.breaker_active(&m.underlying, now) {
+            return Some(format!("the oracle breaker of {} holds", m.underlying));
+        }
         let spot = state
             .oracle
             .spot(&m.underlying, now, m.params.spot_heartbeat_s);

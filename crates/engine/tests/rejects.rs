@@ -230,6 +230,30 @@ fn scenarios() -> Vec<(&'static str, fn())> {
             );
             w.reject(trade("BTC-27DEC24-40000-C", "buy", "1"), "junior_too_thin");
         }),
+        ("oracle_confidence", || {
+            let mut w = World::standard();
+            for src in ["a", "b", "c"] {
+                w.apply(json!({"type": "oracle_price", "source": src, "asset": "BTC", "price": "40000", "confidence": "0.05"}));
+            }
+            w.reject(
+                trade("BTC-27DEC24-40000-C", "buy", "1"),
+                "oracle_confidence",
+            );
+        }),
+        ("oracle_divergence", || {
+            let mut w = World::standard();
+            w.advance(30);
+            w.price("BTC", "45000"); // +12.5 %: under the breaker's 15 %, over the TWAP's 10 %
+            w.reject(trade("BTC-PERP", "buy", "1"), "oracle_divergence");
+        }),
+        ("oracle_breaker", || {
+            let mut w = World::standard();
+            w.advance(30);
+            w.price("BTC", "48000"); // +20 % trips the breaker for 600 s
+            w.advance(300);
+            w.price("BTC", "48000"); // the TWAP is now within 10 %
+            w.reject(trade("BTC-PERP", "buy", "1"), "oracle_breaker");
+        }),
         ("overflow", || {
             let mut w = World::standard();
             let huge = json!({"type": "deposit", "account": "bob", "asset": "USDC", "amount": "100000000000000000000"});
