@@ -160,6 +160,9 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// One gauge family: its help text and (labels, value) samples.
+type Family = (&'static str, Vec<(String, f64)>);
+
 /// Per-pool gauges from the engine's state, as exposition text.
 pub fn render_pools(engine: &Engine, seq: u64, out: &mut String) {
     header(
@@ -169,7 +172,7 @@ pub fn render_pools(engine: &Engine, seq: u64, out: &mut String) {
         "Sequence number of the last durable command.",
     );
     let _ = writeln!(out, "derivpool_journal_seq {seq}");
-    let mut gauges: BTreeMap<&'static str, (&'static str, Vec<(String, f64)>)> = BTreeMap::new();
+    let mut gauges: BTreeMap<&'static str, Family> = BTreeMap::new();
     let mut put = |name: &'static str, help: &'static str, labels: String, v: f64| {
         gauges
             .entry(name)
