@@ -199,6 +199,9 @@ pub fn refresh_board(
         let greeks = cached_greeks(ctx, k, vol.max(1e-6))?;
         let s = board.strikes.get_mut(&k).expect("strike listed");
         s.greeks = greeks;
+        let (calls, puts) = crate::pool_risk::scenario_values(ctx, k, vol.max(1e-6), params)?;
+        s.scenario_call = calls;
+        s.scenario_put = puts;
         let lock = pool_lock(s, spot)?;
         lock_change = lock_change.checked_add(lock.checked_sub(s.pool_locked)?)?;
         s.pool_locked = lock;

@@ -206,8 +206,125 @@ pub enum CommandKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit_price: Option<Price>,
     },
+    /// Liquidates an unhealthy account (DESIGN.md §5.8; [`crate::liquidation`]).
+    Liquidate {
+        /// Pool credited with the pool share of the penalty.
+        pool: String,
+        /// Liquidator account (takes over part of the account).
+        liquidator: String,
+        /// Account to liquidate.
+        account: String,
+        /// Most base units of the account's largest position to take over.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_size: Option<Base>,
+    },
+    /// Chooses isolated or portfolio margin for an account with no open positions.
+    SetMarginMode {
+        /// Account.
+        account: String,
+        /// `isolated` or `portfolio`.
+        mode: crate::margin::MarginMode,
+    },
+    /// Sets the settlement price of a board that found none (bounded; [`crate::settlement`]).
+    SettlementOverride {
+        /// Pool.
+        pool: String,
+        /// Asset.
+        underlying: String,
+        /// Expiry code.
+        expiry: String,
+        /// Settlement price.
+        price: Price,
+    },
     /// Lets time-driven work happen: funding, queues, expiries, breakers, cache refresh.
     Tick {},
+    /// An external hedge trade was done (DESIGN.md §5.10; [`crate::hedger`]).
+    HedgeFill {
+        /// Pool.
+        pool: String,
+        /// Venue name.
+        venue: String,
+        /// Asset hedged.
+        underlying: String,
+        /// Signed size, base units (+ bought).
+        size: Base,
+        /// Fill price in the pool's quote asset.
+        price: Price,
+        /// Fee paid to the venue, quote.
+        fee: Quote,
+    },
+    /// Genesis allocation of governance tokens ([`crate::governance`]).
+    GovernanceGrant {
+        /// Account.
+        account: String,
+        /// Tokens (18 decimals).
+        amount: Quote,
+    },
+    /// Moves governance tokens.
+    GovernanceTransfer {
+        /// Sender.
+        from: String,
+        /// Receiver.
+        to: String,
+        /// Tokens.
+        amount: Quote,
+    },
+    /// A governance proposal: `param` and `value`, or an `action`; numbered 1, 2, 3, ….
+    Propose {
+        /// Target pool.
+        pool: String,
+        /// Proposer (needs a token balance).
+        proposer: String,
+        /// Parameter to change.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        param: Option<String>,
+        /// Its new value.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        value: Option<crate::params::ParamValue>,
+        /// Or another action (roles, council bounds).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        action: Option<crate::governance::ProposalAction>,
+    },
+    /// A token-weighted vote.
+    Vote {
+        /// Proposal number.
+        proposal: u64,
+        /// Voter.
+        voter: String,
+        /// For (true) or against (false).
+        support: bool,
+    },
+    /// Applies a passed proposal after its timelock.
+    Execute {
+        /// Proposal number.
+        proposal: u64,
+    },
+    /// A risk-council member moves a parameter within the council's bounds.
+    CouncilSet {
+        /// Pool.
+        pool: String,
+        /// Council member.
+        member: String,
+        /// Parameter.
+        param: String,
+        /// New value.
+        value: crate::params::ParamValue,
+        /// Why (kept in the log).
+        reason: String,
+    },
+    /// An emergency member moves a parameter in its risk-reducing direction only.
+    EmergencySet {
+        /// Pool.
+        pool: String,
+        /// Emergency member.
+        member: String,
+        /// Parameter (`paused`, `reduce_only` or a cap).
+        param: String,
+        /// New value.
+        value: crate::params::ParamValue,
+        /// Why (kept in the log).
+        reason: String,
+    },
 }
 
 /// The fields of a `trade` command, borrowed, as the option and perp markets take them.
@@ -242,6 +359,17 @@ impl CommandKind {
             CommandKind::Withdraw { .. } => "withdraw",
             CommandKind::Trade { .. } => "trade",
             CommandKind::Tick {} => "tick",
+            CommandKind::Liquidate { .. } => "liquidate",
+            CommandKind::SetMarginMode { .. } => "set_margin_mode",
+            CommandKind::SettlementOverride { .. } => "settlement_override",
+            CommandKind::HedgeFill { .. } => "hedge_fill",
+            CommandKind::GovernanceGrant { .. } => "governance_grant",
+            CommandKind::GovernanceTransfer { .. } => "governance_transfer",
+            CommandKind::Propose { .. } => "propose",
+            CommandKind::Vote { .. } => "vote",
+            CommandKind::Execute { .. } => "execute",
+            CommandKind::CouncilSet { .. } => "council_set",
+            CommandKind::EmergencySet { .. } => "emergency_set",
         }
     }
 }

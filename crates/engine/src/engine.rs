@@ -73,7 +73,7 @@ impl Default for Engine {
     }
 }
 
-fn check_name(kind: &str, name: &str) -> Result<(), Reject> {
+pub(crate) fn check_name(kind: &str, name: &str) -> Result<(), Reject> {
     let ok = !name.is_empty()
         && name.len() <= NAME_LEN_MAX
         && name
@@ -221,6 +221,8 @@ impl Engine {
 }
 
 fn apply_kind(state: &mut State, kind: &CommandKind, now: u64) -> Result<Vec<Event>, Reject> {
+    crate::generation::check(state, kind)?;
+    crate::governance::check_controls(state, kind)?;
     match kind {
         CommandKind::CreatePool {
             pool,
@@ -297,13 +299,99 @@ fn apply_kind(state: &mut State, kind: &CommandKind, now: u64) -> Result<Vec<Eve
             match Instrument::parse(instrument)
                 .map_err(|e| Reject::new(RejectCode::UnknownInstrument, e.to_string()))?
             {
-                Instrument::Perp { underlying } => perp::trade(state, &req, &underlying, now),
+                Instrument::Perp { underlying } => {
+                    crate::hedger::check_capacity(state, &req)?;
+                    perp::trade(state, &req, &underlying, now)
+                }
                 parsed @ Instrument::Option { .. } => {
                     let q = options::quote_parsed(state, &req, parsed, now)?;
+                    crate::hedger::check_capacity(state, &req)?;
                     Ok(vec![options::commit(state, &q, now)?])
                 }
             }
         }
+        CommandKind::HedgeFill {
+            pool,
+            venue,
+            underlying,
+            size,
+            price,
+            fee,
+        } => {
+            check_name("venue", venue)?;
+            crate::hedger::fill(state, pool, venue, underlying, *size, *price, *fee)
+        }
+        CommandKind::GovernanceGrant { account, amount } => {
+            crate::governance::grant(state, account, *amount, now)
+        }
+        CommandKind::GovernanceTransfer { from, to, amount } => {
+            crate::governance::transfer(state, from, to, *amount, now)
+        }
+        CommandKind::Propose {
+            pool,
+            proposer,
+            param,
+            value,
+            action,
+        } => crate::governance::propose(
+            state,
+            pool,
+            proposer,
+            param.as_deref(),
+            value.as_ref(),
+            action.as_ref(),
+            now,
+        ),
+        CommandKind::Vote {
+            proposal,
+            voter,
+            support,
+        } => crate::governance::vote(state, *proposal, voter, *support, now),
+        CommandKind::Execute { proposal } => crate::governance::execute(state, *proposal, now),
+        CommandKind::CouncilSet {
+            pool,
+            member,
+            param,
+            value,
+            reason,
+        } => crate::governance::council_set(state, pool, member, param, value, reason),
+        CommandKind::EmergencySet {
+            pool,
+            member,
+            param,
+            value,
+            reason,
+        } => crate::governance::emergency_set(state, pool, member, param, value, reason),
+        CommandKind::Liquidate {
+            pool,
+            liquidator,
+            account,
+            max_size,
+        } => {
+            check_name("account", liquidator)?;
+            crate::liquidation::liquidate(state, pool, liquidator, account, *max_size, now)
+        }
+        CommandKind::SetMarginMode { account, mode } => {
+            check_name("account", account)?;
+            let acc = state.accounts.entry(account.clone()).or_default();
+            if !acc.positions.is_empty() && acc.margin != *mode {
+                return Err(crate::reject!(
+                    PositionsOpen,
+                    "account {account:?} has open positions; close them before changing margin mode"
+                ));
+            }
+            acc.margin = *mode;
+            Ok(vec![Event::MarginModeSet {
+                account: account.clone(),
+                mode: *mode,
+            }])
+        }
+        CommandKind::SettlementOverride {
+            pool,
+            underlying,
+            expiry,
+            price,
+        } => settlement::override_price(state, pool, underlying, expiry, *price, now),
         CommandKind::Tick {} => unreachable!("tick is handled by apply"),
     }
 }
@@ -338,9 +426,11 @@ fn create_pool(
             cash: Quote::ZERO,
             insurance_fund: Quote::ZERO,
             bad_debt: Quote::ZERO,
+            bad_debt_paid: Default::default(),
             locked: Quote::ZERO,
             breakers: Default::default(),
             fees_earned: Quote::ZERO,
+            hedges: Default::default(),
         },
     );
     Ok(vec![Event::PoolCreated {
@@ -479,6 +569,8 @@ fn list_expiry(
                 pool_puts: Default::default(),
                 pool_locked: Quote::ZERO,
                 greeks: CachedGreeks::default(),
+                scenario_call: Vec::new(),
+                scenario_put: Vec::new(),
             },
         );
         series.push(option_name(underlying, expiry, *k, OptionKind::Call));
@@ -706,12 +798,15 @@ fn withdraw(
 /// check breakers, then crystallise tranches and process the LP queues.
 fn tick(state: &mut State, now: u64) -> Result<Vec<Event>, Reject> {
     let mut events = Vec::new();
+    crate::liquidation::scan(state, now)?;
     let pools: Vec<String> = state.pools.keys().cloned().collect();
     for pool_name in pools {
         events.extend(perp::accrue_pool(state, &pool_name, now)?);
         events.extend(settlement::settle_due(state, &pool_name, now)?);
         events.extend(refresh_caches(state, &pool_name, now)?);
+        events.extend(crate::hedger::on_tick(state, &pool_name, now)?);
         events.extend(vault::check_breakers(state, &pool_name, now)?);
+        events.extend(crate::adl::deleverage(state, &pool_name)?);
         events.extend(vault::process_queues(state, &pool_name, now)?);
     }
     Ok(events)

@@ -286,6 +286,75 @@ pub enum Event {
         /// Holds until.
         until: u64,
     },
+    /// An account was liquidated (part of it bought by a liquidator, or closed at bankruptcy).
+    Liquidated {
+        /// Pool credited with the pool share of the penalty.
+        pool: String,
+        /// Liquidator (empty at bankruptcy).
+        liquidator: String,
+        /// Liquidated account.
+        account: String,
+        /// Fraction of the account bought.
+        fraction: Ratio,
+        /// Auction bid per unit of equity.
+        bid: Ratio,
+        /// Account equity before (maintenance collateral + portfolio value).
+        equity: Quote,
+        /// What the liquidator paid the account.
+        paid_to_account: Quote,
+        /// Part of the discount kept by the liquidator.
+        to_liquidator: Quote,
+        /// Part paid to the insurance fund.
+        to_insurance_fund: Quote,
+        /// Part paid to the pool.
+        to_pool: Quote,
+        /// Maintenance health before.
+        health_before: Quote,
+        /// Maintenance health after.
+        health_after: Quote,
+        /// True when the account was bankrupt and closed against the pool.
+        bankrupt: bool,
+    },
+    /// An account's margin mode was set.
+    MarginModeSet {
+        /// Account.
+        account: String,
+        /// The mode.
+        mode: crate::margin::MarginMode,
+    },
+    /// A layer of the loss waterfall paid bad debt.
+    BadDebtPaid {
+        /// Pool.
+        pool: String,
+        /// `insurance_fund`, `junior` or `senior`.
+        layer: String,
+        /// Amount.
+        amount: Quote,
+    },
+    /// A profitable perp position was reduced at mark by auto-deleveraging.
+    AutoDeleveraged {
+        /// Pool.
+        pool: String,
+        /// Account.
+        account: String,
+        /// Perp.
+        instrument: String,
+        /// Size reduced (signed like the position).
+        size: Base,
+        /// Profit realised.
+        realised_pnl: Quote,
+    },
+    /// A board's settlement price was set by the bounded override.
+    SettlementOverridden {
+        /// Pool.
+        pool: String,
+        /// Asset.
+        underlying: String,
+        /// Expiry.
+        expiry: String,
+        /// Price set.
+        price: Price,
+    },
     /// Realised P&L was shared between the tranches (book values re-based).
     TranchesCrystallised {
         /// Pool.
@@ -296,5 +365,142 @@ pub enum Event {
         senior: Quote,
         /// Junior book after.
         junior: Quote,
+    },
+    /// The hedger asks the venue for a trade ([`crate::hedger`]).
+    HedgeOrder {
+        /// Pool.
+        pool: String,
+        /// Asset.
+        underlying: String,
+        /// Order id (counts up per pool and underlying).
+        id: u64,
+        /// Signed size, base units (+ buy).
+        size: Base,
+        /// Target hedge position.
+        target: Base,
+        /// Hedge position when ordered.
+        position: Base,
+        /// The pending order this one replaces (it failed or filled in part), if any.
+        replaces: Option<u64>,
+    },
+    /// A pending hedge order was dropped: the hedge is within its band.
+    HedgeOrderCancelled {
+        /// Pool.
+        pool: String,
+        /// Asset.
+        underlying: String,
+        /// The order dropped.
+        id: u64,
+    },
+    /// An external hedge fill was booked.
+    HedgeFilled {
+        /// Pool.
+        pool: String,
+        /// Venue.
+        venue: String,
+        /// Asset.
+        underlying: String,
+        /// Signed size.
+        size: Base,
+        /// Fill price.
+        price: Price,
+        /// Fee paid.
+        fee: Quote,
+        /// P&L realised in cash by the reduced part.
+        realised_pnl: Quote,
+        /// Hedge position after.
+        position: Base,
+        /// Still pending after.
+        pending: Base,
+    },
+    /// Governance tokens were minted.
+    GovernanceGranted {
+        /// Account.
+        account: String,
+        /// Tokens.
+        amount: Quote,
+        /// Supply after.
+        supply: Quote,
+    },
+    /// Governance tokens moved.
+    GovernanceTransferred {
+        /// Sender.
+        from: String,
+        /// Receiver.
+        to: String,
+        /// Tokens.
+        amount: Quote,
+    },
+    /// A proposal was made.
+    Proposed {
+        /// Proposal number.
+        proposal: u64,
+        /// Pool.
+        pool: String,
+        /// Proposer.
+        proposer: String,
+        /// What it does.
+        action: crate::governance::ProposalAction,
+        /// Votes accepted until (exclusive).
+        voting_ends_t: u64,
+        /// Executable from.
+        executable_t: u64,
+        /// Votes needed.
+        quorum: Quote,
+    },
+    /// A vote was cast.
+    Voted {
+        /// Proposal number.
+        proposal: u64,
+        /// Voter.
+        voter: String,
+        /// For or against.
+        support: bool,
+        /// Balance at proposal time.
+        weight: Quote,
+    },
+    /// A proposal was executed.
+    ProposalExecuted {
+        /// Proposal number.
+        proposal: u64,
+        /// Pool.
+        pool: String,
+    },
+    /// A parameter changed (governance, council or emergency).
+    ParamChanged {
+        /// Pool.
+        pool: String,
+        /// Parameter.
+        param: String,
+        /// Value before.
+        old: String,
+        /// Value after.
+        new: String,
+        /// `proposal:N`, `council:MEMBER` or `emergency:MEMBER`.
+        by: String,
+        /// Why.
+        reason: String,
+    },
+    /// A council or emergency member was added or removed.
+    RoleChanged {
+        /// Pool.
+        pool: String,
+        /// `council` or `emergency`.
+        role: String,
+        /// Member.
+        member: String,
+        /// Added (true) or removed.
+        added: bool,
+    },
+    /// The council's bounds for a parameter were set.
+    CouncilBoundsSet {
+        /// Pool.
+        pool: String,
+        /// Parameter.
+        param: String,
+        /// Lowest value the council may set.
+        min: String,
+        /// Highest value.
+        max: String,
     },
 }

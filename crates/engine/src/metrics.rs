@@ -140,7 +140,7 @@ pub fn pool_metrics(state: &State, pool_name: &str) -> Result<PoolMetrics, MathE
         cash: pool.cash,
         locked: pool.locked,
         queued_deposits: pool.vault.queued_deposit_cash,
-        hedge_position: Base::ZERO,
+        hedge_position: crate::hedger::total_position(pool)?,
         perps,
         insurance_fund: pool.insurance_fund,
         bad_debt: pool.bad_debt,

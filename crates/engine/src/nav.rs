@@ -4,6 +4,7 @@
 //! NAV          = cash + Σ boards option_value + perp value          (queued deposits are outside
 //!                                                                    cash; reserved settlements are
 //!                                                                    paid at settlement)
+//!              + hedge value = Σ hedge position × mark − entry value  (crate::hedger)
 //! perp value   = −Σ traders' unrealised P&L + funding and borrow traders owe but have not paid
 //!              = −(skew × price − Σ entry values) + (skew × F − Σ size·Fᵢ) + borrow owed
 //! locked       = Σ strikes' cover for written options
@@ -79,6 +80,7 @@ pub fn nav(state: &State, pool: &Pool) -> Result<Quote, MathError> {
             v = v.checked_add(perp_value(state, pool, u)?)?;
         }
     }
+    v = v.checked_add(crate::hedger::hedge_value(state, pool)?)?;
     Ok(v)
 }
 

@@ -398,6 +398,39 @@ pub fn quote_parsed(
     }
     if new_strike_lock > s.pool_locked {
         nav::check_junior(pool)?;
+        let pp = &pool.params;
+        if utilisation_after > pp.utilisation_cap.to_f64() {
+            return Err(crate::reject!(
+                UtilisationCap,
+                "pool {pool_name}: utilisation would be {utilisation_after:.4}, above the cap {}",
+                pp.utilisation_cap
+            ));
+        }
+        let board_lock = board
+            .strikes
+            .values()
+            .try_fold(Quote::ZERO, |a, x| a.checked_add(x.pool_locked))?
+            .checked_sub(s.pool_locked)?
+            .checked_add(new_strike_lock)?;
+        let expiry_cap = nav_after.mul_ratio(pp.expiry_exposure_cap, Rounding::Down)?;
+        let strike_cap = nav_after.mul_ratio(pp.strike_exposure_cap, Rounding::Down)?;
+        if board_lock > expiry_cap || new_strike_lock > strike_cap {
+            return Err(crate::reject!(
+                ExposureCap,
+                "pool {pool_name}: {expiry} would lock {board_lock} (cap {expiry_cap}) and strike \
+                 {strike} {new_strike_lock} (cap {strike_cap})"
+            ));
+        }
+    }
+    if !closing {
+        crate::pool_risk::check_stress(
+            state,
+            pool,
+            &underlying,
+            Some((expiry_t, strike, kind, pool_delta.to_f64())),
+            0.0,
+            nav_after,
+        )?;
     }
     if let Some(limit) = limit_price {
         let ok = match side {

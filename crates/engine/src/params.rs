@@ -95,8 +95,10 @@ pub struct ParamSpec {
 
 macro_rules! params {
     ($( $mech:literal $name:ident : $ty:ty = $default:literal, [$min:literal, $max:literal], $unit:literal, $meaning:literal; )*) => {
-        /// The values of every parameter (see the module table).
+        /// The values of every parameter (see the module table). A stored state without a
+        /// newer parameter reads it at its default.
         #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+        #[serde(default)]
         pub struct Params {
             $(
                 #[doc = $meaning]
@@ -282,6 +284,30 @@ params! {
         "the settlement price is the last median at or before expiry, no older than this";
     "pricing" rate: Ratio = "0", ["-0.5", "1"], "per year",
         "continuously compounded rate; forward F = spot × e^(rT)";
+    "hedger" hedge_band: Ratio = "0.05", ["0", "1"], "fraction of |delta|",
+        "rebalance when |target − (hedge + pending)| exceeds this share of the pool's absolute delta";
+    "hedger" hedge_delay_s: u64 = "3600", ["0", "604800"], "seconds",
+        "interaction delay: least time between hedge orders (and before a pending order is re-issued)";
+    "hedger" hedge_threshold: Ratio = "0.1", ["0", "10"], "fraction of NAV",
+        "a gap whose notional exceeds this is hedged at once, inside the delay";
+    "hedger" hedge_cap: Ratio = "1", ["0", "10"], "fraction of NAV",
+        "largest hedge position notional; the target is clamped to it";
+    "hedger" hedge_order_min: Base = "0.0001", ["0", "1000000"], "base units",
+        "smallest hedge order sent";
+    "hedger" hedge_venue_capacity: Ratio = "1.5", ["0", "100"], "fraction of NAV",
+        "a trade that leaves more unhedged delta notional than this is rejected";
+    "governance" governance_voting_period_s: u64 = "259200", ["3600", "2592000"], "seconds",
+        "how long a proposal is open for votes";
+    "governance" governance_timelock_s: u64 = "172800", ["3600", "2592000"], "seconds",
+        "delay between the end of voting and execution";
+    "governance" governance_quorum: Ratio = "0.04", ["0.01", "1"], "fraction of supply",
+        "votes cast (for + against) a proposal needs to pass";
+    "governance" governance_proposal_threshold: Ratio = "0", ["0", "0.5"], "fraction of supply",
+        "balance a proposer needs (besides a non-zero one)";
+    "controls" paused: u64 = "0", ["0", "1"], "flag",
+        "1: trades and LP deposits are rejected";
+    "controls" reduce_only: u64 = "0", ["0", "1"], "flag",
+        "1: only trades that reduce the trader's position are accepted";
     "margin" collateral_haircut_initial: Ratio = "0.8", ["0", "1"], "ratio",
         "value of a non-quote collateral asset for initial margin, per unit of its oracle value";
     "margin" collateral_haircut_maintenance: Ratio = "0.9", ["0", "1"], "ratio",

@@ -27,7 +27,7 @@
 //! maintenance the same with `perp_maintenance_margin` ([`margins`]); the account's health
 //! ([`crate::margin`]) sums them (isolated accounts) or replaces them by the scenario grid
 //! (portfolio accounts). A risk-increasing trade must leave initial health ≥ 0. A loss larger
-//! than the balance is the pool's (counted in `bad_debt`).
+//! than the balance is bad debt for the loss waterfall ([`crate::waterfall`]).
 
 use crate::command::{Side, TradeRequest};
 use crate::event::Event;
@@ -139,7 +139,7 @@ pub fn owed_parts(perp: &Perp, pos: &Position) -> Result<(Quote, Quote), MathErr
 }
 
 /// A position's terms in the perp aggregates (funding weight, borrow notional, borrow weight).
-fn terms(pos: &Position) -> Result<(Quote, Quote, Quote), MathError> {
+pub(crate) fn terms(pos: &Position) -> Result<(Quote, Quote, Quote), MathError> {
     let notional = pos.entry_value.checked_abs()?;
     Ok((
         mul(pos.size, pos.funding_index, Rounding::Down)?,
@@ -148,7 +148,11 @@ fn terms(pos: &Position) -> Result<(Quote, Quote, Quote), MathError> {
     ))
 }
 
-fn add_terms(perp: &mut Perp, t: (Quote, Quote, Quote), sign: i8) -> Result<(), MathError> {
+pub(crate) fn add_terms(
+    perp: &mut Perp,
+    t: (Quote, Quote, Quote),
+    sign: i8,
+) -> Result<(), MathError> {
     if sign > 0 {
         perp.funding_weight_sum = perp.funding_weight_sum.checked_add(t.0)?;
         perp.borrow_notional_sum = perp.borrow_notional_sum.checked_add(t.1)?;
@@ -451,6 +455,15 @@ pub fn trade(
                     p.reserve_factor
                 ));
             }
+            let pool = &state.pools[pool_name];
+            crate::pool_risk::check_stress(
+                state,
+                pool,
+                underlying,
+                None,
+                delta.to_f64(),
+                nav_before,
+            )?;
         }
         if !shortfall.is_zero() {
             return Err(crate::reject!(
@@ -473,12 +486,10 @@ pub fn trade(
     let snapshot_perp = state.pools[pool_name].markets[underlying].perp.clone();
     let snapshot_account = state.accounts.get(account).cloned();
     let snapshot_cash = state.pools[pool_name].cash;
-    let snapshot_bad_debt = state.pools[pool_name].bad_debt;
     let snapshot_fees = state.pools[pool_name].fees_earned;
     {
         let pool = state.pools.get_mut(pool_name).expect("pool exists");
         pool.cash = pool.cash.checked_add(pool_cash_change)?;
-        pool.bad_debt = pool.bad_debt.checked_add(shortfall)?;
         pool.fees_earned = pool.fees_earned.checked_add(fee)?;
         pool.markets.get_mut(underlying).expect("market").perp = perp;
         let acc = state.accounts.entry(account.to_string()).or_default();
@@ -503,7 +514,6 @@ pub fn trade(
         if h.initial < Quote::ZERO {
             let pool = state.pools.get_mut(pool_name).expect("pool exists");
             pool.cash = snapshot_cash;
-            pool.bad_debt = snapshot_bad_debt;
             pool.fees_earned = snapshot_fees;
             pool.markets.get_mut(underlying).expect("market").perp = snapshot_perp;
             match snapshot_account {
@@ -525,23 +535,28 @@ pub fn trade(
             ));
         }
     }
-    Ok(vec![Event::PerpTraded {
-        pool: pool_name.to_string(),
-        account: account.to_string(),
-        instrument,
-        side,
-        size,
-        fill_price: fill,
-        fee,
-        realised_pnl: realised,
-        funding_settled: due,
-        position: pos.size,
-    }])
+    let mut events = crate::waterfall::absorb(state, pool_name, shortfall)?;
+    events.insert(
+        0,
+        Event::PerpTraded {
+            pool: pool_name.to_string(),
+            account: account.to_string(),
+            instrument,
+            side,
+            size,
+            fill_price: fill,
+            fee,
+            realised_pnl: realised,
+            funding_settled: due,
+            position: pos.size,
+        },
+    );
+    Ok(events)
 }
 
 /// Moves `amount` from the trader's balance to the pool (negative: from the pool to the
 /// trader). What the balance cannot cover is a shortfall the pool absorbs.
-fn pay(
+pub(crate) fn pay(
     balance: &mut Quote,
     pool_cash_change: &mut Quote,
     shortfall: &mut Quote,

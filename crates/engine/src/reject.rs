@@ -63,9 +63,32 @@ reject_codes! {
     EmptyPool => "empty_pool", "the pool has no LP capital yet";
     JuniorTooThin => "junior_too_thin", "junior capital is below its minimum share of senior for new risk";
     Overflow => "overflow", "an amount overflowed the fixed-point range";
+    GenerationUnsupported => "generation_unsupported", "the pool's generation does not support this command";
+    HedgeCapacity => "hedge_capacity", "the trade would leave the pool more delta than the hedge venue can absorb";
+    HedgeFillUnmatched => "hedge_fill_unmatched", "a hedge fill does not match the pending hedge order";
+    UnknownProposal => "unknown_proposal", "no proposal has that number";
+    NoVotingPower => "no_voting_power", "the proposer or voter holds (or held at proposal time) too few governance tokens";
+    ProposalClosed => "proposal_closed", "voting has ended or the proposal was executed";
+    AlreadyVoted => "already_voted", "the voter has voted on this proposal";
+    ProposalNotReady => "proposal_not_ready", "the voting period or the timelock is not over";
+    ProposalDefeated => "proposal_defeated", "the proposal missed its quorum or its majority";
+    NotAuthorised => "not_authorised", "the member does not hold the council or emergency role of the pool";
+    OutsideCouncilBounds => "outside_council_bounds", "the value is outside the bounds the owner gave the council";
+    NotRiskReducing => "not_risk_reducing", "the emergency role may only pause, go reduce-only or lower caps";
+    PoolPaused => "pool_paused", "the pool is paused";
+    ReduceOnly => "reduce_only", "the pool is reduce-only and the trade does not reduce a position";
     OracleConfidence => "oracle_confidence", "the fresh sources' confidence is too wide for new risk";
     OracleDivergence => "oracle_divergence", "the median is too far from its TWAP for new risk";
     OracleBreaker => "oracle_breaker", "the oracle breaker holds after a jump between medians";
+    PoolRiskLimit => "pool_risk_limit", "the pool's worst scenario loss would exceed its limit for new risk";
+    UtilisationCap => "utilisation_cap", "the pool's utilisation would exceed its cap for new risk";
+    ExposureCap => "exposure_cap", "the pool's locked collateral for one expiry or strike would exceed its cap";
+    SelfLiquidation => "self_liquidation", "an account cannot liquidate itself";
+    NotLiquidatable => "not_liquidatable", "the account is not under maintenance at both the median and the TWAP";
+    LiquidatorConflict => "liquidator_conflict", "the liquidator holds a position opposite to one it would take over";
+    LiquidatorUnhealthy => "liquidator_unhealthy", "the liquidator would end below initial health";
+    PositionsOpen => "positions_open", "the margin mode cannot change while positions are open";
+    OverrideNotAllowed => "override_not_allowed", "a settlement override is not allowed for this board now or at this price";
 }
 
 impl fmt::Display for RejectCode {

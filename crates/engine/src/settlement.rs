@@ -7,7 +7,7 @@
 //! - with a good candidate the board settles: each trader long receives
 //!   `⌊size × payoff⌋` from the pool, each trader short pays `⌈|size| × payoff⌉` out of its locked
 //!   collateral (any part the collateral cannot cover is a shortfall the pool absorbs and counts
-//!   in `bad_debt`) and gets the rest of its collateral back; the pool's locks are released;
+//!   in `bad_debt` and goes through the loss waterfall) and gets the rest of its collateral back; the pool's locks are released;
 //!   payoff = max(S − K, 0) for calls and max(K − S, 0) for puts. Payouts are credited at once
 //!   (the strongest form of "reserved"). The settlement breaker then holds LP flows for
 //!   `breaker_settlement_s` (6 h), and the settled board is removed.
@@ -214,7 +214,6 @@ fn settle_board(
     }
     let pool = state.pools.get_mut(pool_name).expect("pool exists");
     pool.cash = pool.cash.checked_add(pool_cash_change)?;
-    pool.bad_debt = pool.bad_debt.checked_add(shortfall_total)?;
     let until = now.saturating_add(breaker_s);
     pool.breakers.settlement_until = pool.breakers.settlement_until.max(until);
     events.push(Event::BreakerTripped {
@@ -222,6 +221,88 @@ fn settle_board(
         breaker: "settlement".into(),
         until,
     });
+    events.extend(crate::waterfall::absorb(state, pool_name, shortfall_total)?);
+    Ok(events)
+}
+
+/// The bounded settlement override: a board that expired without a settlement price may be
+/// given one `settlement_override_delay_s` after expiry, within `settlement_override_band` of the
+/// last median recorded at or before expiry.
+pub fn override_price(
+    state: &mut State,
+    pool_name: &str,
+    underlying: &str,
+    expiry: &str,
+    price: Price,
+    now: u64,
+) -> Result<Vec<Event>, crate::reject::Reject> {
+    let expiry_t = crate::instrument::expiry_unix(expiry)
+        .map_err(|e| crate::reject::Reject::new(crate::reject::RejectCode::InvalidExpiry, e))?;
+    let pool = state
+        .pools
+        .get(pool_name)
+        .ok_or_else(|| crate::reject!(UnknownPool, "no pool named {pool_name:?}"))?;
+    let market = pool.markets.get(underlying).ok_or_else(|| {
+        crate::reject!(
+            UnknownUnderlying,
+            "{underlying} is not listed in pool {pool_name}"
+        )
+    })?;
+    let board = market.boards.get(&expiry_t).ok_or_else(|| {
+        crate::reject!(
+            UnknownInstrument,
+            "no {underlying} board for {expiry} in pool {pool_name}"
+        )
+    })?;
+    let p = &market.params;
+    let waiting = match board.settle_candidate {
+        Some((t, _)) => expiry_t - t.min(expiry_t) > p.settlement_price_max_age_s,
+        None => true,
+    };
+    if now < expiry_t.saturating_add(p.settlement_override_delay_s) || !waiting {
+        return Err(crate::reject!(
+            OverrideNotAllowed,
+            "{underlying} {expiry}: an override needs an expired board without a settlement price, \
+             {} s after expiry",
+            p.settlement_override_delay_s
+        ));
+    }
+    let reference = state
+        .oracle
+        .medians
+        .get(underlying)
+        .and_then(|h| h.iter().rev().find(|(t, _)| *t <= expiry_t).map(|x| x.1))
+        .or(board.settle_candidate.map(|x| x.1))
+        .ok_or_else(|| {
+            crate::reject!(
+                OverrideNotAllowed,
+                "{underlying} has no median before expiry to bound an override"
+            )
+        })?;
+    let off = (price.to_f64() / reference.to_f64() - 1.0).abs();
+    if price <= Price::ZERO || off > p.settlement_override_band.to_f64() {
+        return Err(crate::reject!(
+            OverrideNotAllowed,
+            "{underlying} {expiry}: override {price} is {:.2} % from the last median before expiry \
+             {reference} (band {} %)",
+            off * 100.0,
+            p.settlement_override_band.to_f64() * 100.0
+        ));
+    }
+    let mut events = vec![Event::SettlementOverridden {
+        pool: pool_name.to_string(),
+        underlying: underlying.to_string(),
+        expiry: expiry.to_string(),
+        price,
+    }];
+    events.extend(settle_board(
+        state,
+        pool_name,
+        underlying,
+        expiry_t,
+        (now, price),
+        now,
+    )?);
     Ok(events)
 }
 

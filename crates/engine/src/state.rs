@@ -28,6 +28,9 @@ pub struct State {
     pub oracle: Oracle,
     /// Money that came in from and went out to the outside world, per asset.
     pub external: BTreeMap<String, ExternalFlows>,
+    /// Governance tokens, proposals and roles ([`crate::governance`]).
+    #[serde(default)]
+    pub governance: crate::governance::Governance,
 }
 
 /// Money crossing the engine's boundary for one asset.
@@ -61,12 +64,18 @@ pub struct Pool {
     pub insurance_fund: Quote,
     /// Losses traders could not pay (their shortfall), absorbed by the pool.
     pub bad_debt: Quote,
+    /// How that bad debt was paid, by waterfall layer.
+    #[serde(default)]
+    pub bad_debt_paid: crate::waterfall::BadDebtLayers,
     /// Sum of the collateral the pool reserves for options it has written (all markets).
     pub locked: Quote,
     /// LP-flow circuit breakers.
     pub breakers: Breakers,
     /// Cumulative fees earned by the pool (options and perps).
     pub fees_earned: Quote,
+    /// Hedge per underlying ([`crate::hedger`]).
+    #[serde(default)]
+    pub hedges: BTreeMap<String, crate::hedger::Hedge>,
 }
 
 /// One underlying's option boards and perp inside a pool.
@@ -122,6 +131,12 @@ pub struct Strike {
     pub pool_locked: Quote,
     /// Per-contract values at the last cache refresh.
     pub greeks: CachedGreeks,
+    /// Per-contract call value in each stress scenario of [`crate::pool_risk`] (refresh time).
+    #[serde(default)]
+    pub scenario_call: Vec<Price>,
+    /// Per-contract put value in each stress scenario.
+    #[serde(default)]
+    pub scenario_put: Vec<Price>,
 }
 
 /// Per-contract marks and Greeks of a strike at the GWAV mark vol, quantised.

@@ -131,7 +131,11 @@ fn a_withdrawal_pays_share_value_minus_fee_and_the_fee_stays_with_remaining_lps(
 
 #[test]
 fn a_withdrawal_larger_than_free_liquidity_is_filled_in_part_and_waits() {
-    let mut w = World::standard();
+    let mut w = World::standard_with(
+        "hedged",
+        json!({"utilisation_cap": "1", "expiry_exposure_cap": "1",
+        "strike_exposure_cap": "1", "pool_stress_new_risk": "1"}),
+    );
     w.apply(json!({"type": "deposit", "account": "alice", "asset": "USDC", "amount": "2000000"}));
     // 30 calls lock 30 × 40,000 = 1.2M of the 1.3M.
     w.apply(json!({"type": "trade", "pool": "main", "account": "alice", "instrument": "BTC-27DEC24-40000-C", "side": "buy", "size": "30"}));

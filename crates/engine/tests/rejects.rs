@@ -254,11 +254,208 @@ fn scenarios() -> Vec<(&'static str, fn())> {
             w.price("BTC", "48000"); // the TWAP is now within 10 %
             w.reject(trade("BTC-PERP", "buy", "1"), "oracle_breaker");
         }),
+        ("self_liquidation", || {
+            let mut w = World::crashed();
+            w.reject(
+                json!({"type": "liquidate", "pool": "main", "liquidator": "bob", "account": "bob"}),
+                "self_liquidation",
+            );
+        }),
+        ("not_liquidatable", || {
+            let mut w = World::crashed();
+            w.reject(json!({"type": "liquidate", "pool": "main", "liquidator": "carol", "account": "alice"}), "not_liquidatable");
+        }),
+        ("liquidator_conflict", || {
+            let mut w = World::crashed();
+            w.apply(json!({"type": "trade", "pool": "main", "account": "carol", "instrument": "BTC-PERP", "side": "sell", "size": "0.1"}));
+            w.reject(json!({"type": "liquidate", "pool": "main", "liquidator": "carol", "account": "bob"}), "liquidator_conflict");
+        }),
+        ("liquidator_unhealthy", || {
+            let mut w = World::crashed();
+            w.apply(json!({"type": "deposit", "account": "dan", "asset": "USDC", "amount": "10"}));
+            w.reject(
+                json!({"type": "liquidate", "pool": "main", "liquidator": "dan", "account": "bob"}),
+                "liquidator_unhealthy",
+            );
+        }),
+        ("positions_open", || {
+            let mut w = World::standard();
+            w.apply(trade("BTC-PERP", "buy", "1"));
+            w.reject(
+                json!({"type": "set_margin_mode", "account": "alice", "mode": "portfolio"}),
+                "positions_open",
+            );
+        }),
+        ("override_not_allowed", || {
+            let mut w = World::standard();
+            w.reject(json!({"type": "settlement_override", "pool": "main", "underlying": "BTC", "expiry": "27DEC24", "price": "40000"}), "override_not_allowed");
+        }),
+        ("pool_risk_limit", || {
+            let mut w = World::standard();
+            // 29 BTC long: the pool's +100 % tail loss × 0.5 = 580,000 > 0.35 × NAV.
+            w.reject(trade("BTC-PERP", "buy", "29"), "pool_risk_limit");
+        }),
+        ("utilisation_cap", || {
+            let mut w = World::new();
+            w.apply(json!({"type": "create_pool", "pool": "main", "quote_asset": "USDC", "generation": "hedged",
+                "params": {"expiry_exposure_cap": "1", "strike_exposure_cap": "1", "pool_stress_new_risk": "1"}}));
+            w.apply(json!({"type": "list_underlying", "pool": "main", "underlying": "BTC", "oracle_sources": ["a", "b", "c"]}));
+            w.apply(json!({"type": "lp_deposit", "pool": "main", "lp": "lp1", "tranche": "senior", "amount": "1000000"}));
+            w.apply(json!({"type": "lp_deposit", "pool": "main", "lp": "lp2", "tranche": "junior", "amount": "300000"}));
+            w.advance(3 * DAY);
+            w.price("BTC", "40000");
+            w.flat_vol("BTC", "27DEC24", 0.6);
+            w.apply(json!({"type": "list_expiry", "pool": "main", "underlying": "BTC", "expiry": "27DEC24", "strikes": ["40000"]}));
+            w.tick();
+            w.apply(
+                json!({"type": "deposit", "account": "alice", "asset": "USDC", "amount": "500000"}),
+            );
+            // 28 calls lock 1.12M of about 1.35M of cash: utilisation 0.83 > 0.8.
+            w.reject(trade("BTC-27DEC24-40000-C", "buy", "28"), "utilisation_cap");
+        }),
+        ("exposure_cap", || {
+            let mut w = World::standard();
+            // 10 calls lock 400,000 at one strike > 0.3 × NAV.
+            w.reject(trade("BTC-27DEC24-40000-C", "buy", "10"), "exposure_cap");
+        }),
         ("overflow", || {
             let mut w = World::standard();
             let huge = json!({"type": "deposit", "account": "bob", "asset": "USDC", "amount": "100000000000000000000"});
             w.apply(huge.clone());
             w.reject(huge, "overflow");
+        }),
+        ("generation_unsupported", || {
+            let mut w = World::standard_with("static", json!({}));
+            w.reject(trade("BTC-PERP", "buy", "1"), "generation_unsupported");
+        }),
+        ("hedge_capacity", || {
+            let mut w = World::standard_with("hedged", json!({"hedge_venue_capacity": "0.01"}));
+            // 1 BTC = 40,000 of delta > 1 % of 1.3M.
+            w.reject(trade("BTC-PERP", "buy", "1"), "hedge_capacity");
+        }),
+        ("hedge_fill_unmatched", || {
+            let mut w = World::standard();
+            w.reject(
+                json!({"type": "hedge_fill", "pool": "main", "venue": "v", "underlying": "BTC",
+                "size": "1", "price": "40000", "fee": "1"}),
+                "hedge_fill_unmatched",
+            );
+        }),
+        ("unknown_proposal", || {
+            let mut w = World::standard();
+            w.reject(
+                json!({"type": "execute", "proposal": 7}),
+                "unknown_proposal",
+            );
+        }),
+        ("no_voting_power", || {
+            let mut w = World::standard();
+            w.apply(json!({"type": "governance_grant", "account": "whale", "amount": "100"}));
+            w.reject(
+                json!({"type": "propose", "pool": "main", "proposer": "nobody",
+                "param": "vega_fee_coefficient", "value": "200"}),
+                "no_voting_power",
+            );
+        }),
+        ("proposal_closed", || {
+            let mut w = World::standard();
+            w.apply(json!({"type": "governance_grant", "account": "whale", "amount": "100"}));
+            w.apply(
+                json!({"type": "propose", "pool": "main", "proposer": "whale",
+                "param": "vega_fee_coefficient", "value": "200"}),
+            );
+            w.advance(3 * DAY);
+            w.reject(
+                json!({"type": "vote", "proposal": 1, "voter": "whale", "support": true}),
+                "proposal_closed",
+            );
+        }),
+        ("already_voted", || {
+            let mut w = World::standard();
+            w.apply(json!({"type": "governance_grant", "account": "whale", "amount": "100"}));
+            w.apply(
+                json!({"type": "propose", "pool": "main", "proposer": "whale",
+                "param": "vega_fee_coefficient", "value": "200"}),
+            );
+            w.apply(json!({"type": "vote", "proposal": 1, "voter": "whale", "support": true}));
+            w.reject(
+                json!({"type": "vote", "proposal": 1, "voter": "whale", "support": false}),
+                "already_voted",
+            );
+        }),
+        ("proposal_not_ready", || {
+            let mut w = World::standard();
+            w.apply(json!({"type": "governance_grant", "account": "whale", "amount": "100"}));
+            w.apply(
+                json!({"type": "propose", "pool": "main", "proposer": "whale",
+                "param": "vega_fee_coefficient", "value": "200"}),
+            );
+            w.apply(json!({"type": "vote", "proposal": 1, "voter": "whale", "support": true}));
+            w.advance(4 * DAY);
+            w.reject(
+                json!({"type": "execute", "proposal": 1}),
+                "proposal_not_ready",
+            );
+        }),
+        ("proposal_defeated", || {
+            let mut w = World::standard();
+            w.apply(json!({"type": "governance_grant", "account": "whale", "amount": "100"}));
+            w.apply(
+                json!({"type": "propose", "pool": "main", "proposer": "whale",
+                "param": "vega_fee_coefficient", "value": "200"}),
+            );
+            w.advance(5 * DAY);
+            w.reject(
+                json!({"type": "execute", "proposal": 1}),
+                "proposal_defeated",
+            );
+        }),
+        ("not_authorised", || {
+            let mut w = World::standard();
+            w.reject(
+                json!({"type": "council_set", "pool": "main", "member": "mallory",
+                "param": "vega_fee_coefficient", "value": "200", "reason": "why not"}),
+                "not_authorised",
+            );
+        }),
+        ("outside_council_bounds", || {
+            let mut w = World::standard();
+            w.pass(&[
+                json!({"type": "council_add", "member": "agent"}),
+                json!({"type": "council_bounds", "param": "vega_fee_coefficient", "min": "50", "max": "400"}),
+            ]);
+            w.reject(
+                json!({"type": "council_set", "pool": "main", "member": "agent",
+                "param": "vega_fee_coefficient", "value": "500", "reason": "vega"}),
+                "outside_council_bounds",
+            );
+        }),
+        ("not_risk_reducing", || {
+            let mut w = World::standard();
+            w.pass(&[json!({"type": "emergency_add", "member": "guardian"})]);
+            w.reject(
+                json!({"type": "emergency_set", "pool": "main", "member": "guardian",
+                "param": "perp_open_interest_cap", "value": "2", "reason": "more room"}),
+                "not_risk_reducing",
+            );
+        }),
+        ("pool_paused", || {
+            let mut w = World::standard();
+            w.pass(&[json!({"type": "emergency_add", "member": "guardian"})]);
+            w.apply(
+                json!({"type": "emergency_set", "pool": "main", "member": "guardian",
+                "param": "paused", "value": "1", "reason": "incident"}),
+            );
+            w.reject(trade("BTC-PERP", "buy", "1"), "pool_paused");
+        }),
+        ("reduce_only", || {
+            let mut w = World::standard();
+            w.pass(&[json!({"type": "emergency_add", "member": "guardian"})]);
+            w.apply(
+                json!({"type": "emergency_set", "pool": "main", "member": "guardian",
+                "param": "reduce_only", "value": "1", "reason": "incident"}),
+            );
+            w.reject(trade("BTC-PERP", "buy", "1"), "reduce_only");
         }),
     ]
 }

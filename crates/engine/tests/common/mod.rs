@@ -93,8 +93,49 @@ impl World {
     /// and 60 % vol, LP capital (1,000,000 senior, 300,000 junior) processed, and a trader
     /// `alice` with 200,000 USDC.
     pub fn standard() -> World {
+        World::standard_with("hedged", json!({}))
+    }
+
+    /// `standard()`, then bob opens a 4 BTC long perp on 20,000 USDC and the price falls hour by
+    /// hour to 36,500 (−8.75 %), leaving bob under maintenance at the median and the TWAP; carol
+    /// (the liquidator) has 100,000 USDC.
+    pub fn crashed() -> World {
+        let mut w = World::standard();
+        w.apply(json!({"type": "deposit", "account": "bob", "asset": "USDC", "amount": "20000"}));
+        w.apply(
+            json!({"type": "deposit", "account": "carol", "asset": "USDC", "amount": "100000"}),
+        );
+        w.apply(json!({"type": "trade", "pool": "main", "account": "bob", "instrument": "BTC-PERP", "side": "buy", "size": "4"}));
+        for px in ["39000", "38000", "37000", "36500", "36500"] {
+            w.advance(H);
+            w.price("BTC", px);
+            w.flat_vol("BTC", "27DEC24", 0.6);
+            w.tick();
+        }
+        w
+    }
+
+    pub fn balance(&self, account: &str, asset: &str) -> f64 {
+        self.engine
+            .state()
+            .accounts
+            .get(account)
+            .and_then(|a| a.balances.get(asset))
+            .map(|q| derivpool_types::Fixed::to_f64(*q))
+            .unwrap_or(0.0)
+    }
+
+    pub fn nav(&self, pool: &str) -> f64 {
+        derivpool_types::Fixed::to_f64(self.engine.metrics(pool).unwrap().nav)
+    }
+
+    /// Like [`World::standard`], with the pool's generation and parameter overrides given.
+    pub fn standard_with(generation: &str, params: Value) -> World {
         let mut w = World::new();
-        w.apply(json!({"type": "create_pool", "pool": "main", "quote_asset": "USDC", "generation": "hedged"}));
+        w.apply(
+            json!({"type": "create_pool", "pool": "main", "quote_asset": "USDC",
+            "generation": generation, "params": params}),
+        );
         w.apply(json!({"type": "list_underlying", "pool": "main", "underlying": "BTC", "oracle_sources": ["a", "b", "c"]}));
         w.price("BTC", "40000");
         w.flat_vol("BTC", "27DEC24", 0.6);
@@ -114,17 +155,35 @@ impl World {
         w
     }
 
-    pub fn balance(&self, account: &str, asset: &str) -> f64 {
-        self.engine
-            .state()
-            .accounts
-            .get(account)
-            .and_then(|a| a.balances.get(asset))
-            .map(|q| derivpool_types::Fixed::to_f64(*q))
-            .unwrap_or(0.0)
-    }
-
-    pub fn nav(&self, pool: &str) -> f64 {
-        derivpool_types::Fixed::to_f64(self.engine.metrics(pool).unwrap().nav)
+    /// Passes governance actions on pool `main` (each a proposal's `action` object): `whale`
+    /// gets 1,000,000 tokens if nobody holds any, proposes each, votes for each, waits out the
+    /// voting period and the timelock (default 3 + 2 days), executes each, and refreshes the
+    /// oracle and the caches at 40,000 / 60 %. Returns the proposal numbers.
+    pub fn pass(&mut self, actions: &[Value]) -> Vec<u64> {
+        if derivpool_types::Fixed::is_zero(self.engine.state().governance.supply) {
+            self.apply(
+                json!({"type": "governance_grant", "account": "whale", "amount": "1000000"}),
+            );
+        }
+        let mut ids = Vec::new();
+        for a in actions {
+            let ev = self.apply(
+                json!({"type": "propose", "pool": "main", "proposer": "whale", "action": a}),
+            );
+            let id = match &ev[0] {
+                Event::Proposed { proposal, .. } => *proposal,
+                other => panic!("expected proposed, got {other:?}"),
+            };
+            self.apply(json!({"type": "vote", "proposal": id, "voter": "whale", "support": true}));
+            ids.push(id);
+        }
+        self.advance(5 * DAY);
+        for id in &ids {
+            self.apply(json!({"type": "execute", "proposal": id}));
+        }
+        self.price("BTC", "40000");
+        self.flat_vol("BTC", "27DEC24", 0.6);
+        self.tick();
+        ids
     }
 }
