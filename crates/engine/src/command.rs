@@ -206,6 +206,36 @@ pub enum CommandKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit_price: Option<Price>,
     },
+    /// Liquidates an unhealthy account (DESIGN.md §5.8; [`crate::liquidation`]).
+    Liquidate {
+        /// Pool credited with the pool share of the penalty.
+        pool: String,
+        /// Liquidator account (takes over part of the account).
+        liquidator: String,
+        /// Account to liquidate.
+        account: String,
+        /// Most base units of the account's largest position to take over.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_size: Option<Base>,
+    },
+    /// Chooses isolated or portfolio margin for an account with no open positions.
+    SetMarginMode {
+        /// Account.
+        account: String,
+        /// `isolated` or `portfolio`.
+        mode: crate::margin::MarginMode,
+    },
+    /// Sets the settlement price of a board that found none (bounded; [`crate::settlement`]).
+    SettlementOverride {
+        /// Pool.
+        pool: String,
+        /// Asset.
+        underlying: String,
+        /// Expiry code.
+        expiry: String,
+        /// Settlement price.
+        price: Price,
+    },
     /// Lets time-driven work happen: funding, queues, expiries, breakers, cache refresh.
     Tick {},
     /// An external hedge trade was done (DESIGN.md §5.10; [`crate::hedger`]).
@@ -329,6 +359,9 @@ impl CommandKind {
             CommandKind::Withdraw { .. } => "withdraw",
             CommandKind::Trade { .. } => "trade",
             CommandKind::Tick {} => "tick",
+            CommandKind::Liquidate { .. } => "liquidate",
+            CommandKind::SetMarginMode { .. } => "set_margin_mode",
+            CommandKind::SettlementOverride { .. } => "settlement_override",
             CommandKind::HedgeFill { .. } => "hedge_fill",
             CommandKind::GovernanceGrant { .. } => "governance_grant",
             CommandKind::GovernanceTransfer { .. } => "governance_transfer",

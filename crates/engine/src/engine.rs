@@ -362,6 +362,36 @@ fn apply_kind(state: &mut State, kind: &CommandKind, now: u64) -> Result<Vec<Eve
             value,
             reason,
         } => crate::governance::emergency_set(state, pool, member, param, value, reason),
+        CommandKind::Liquidate {
+            pool,
+            liquidator,
+            account,
+            max_size,
+        } => {
+            check_name("account", liquidator)?;
+            crate::liquidation::liquidate(state, pool, liquidator, account, *max_size, now)
+        }
+        CommandKind::SetMarginMode { account, mode } => {
+            check_name("account", account)?;
+            let acc = state.accounts.entry(account.clone()).or_default();
+            if !acc.positions.is_empty() && acc.margin != *mode {
+                return Err(crate::reject!(
+                    PositionsOpen,
+                    "account {account:?} has open positions; close them before changing margin mode"
+                ));
+            }
+            acc.margin = *mode;
+            Ok(vec![Event::MarginModeSet {
+                account: account.clone(),
+                mode: *mode,
+            }])
+        }
+        CommandKind::SettlementOverride {
+            pool,
+            underlying,
+            expiry,
+            price,
+        } => settlement::override_price(state, pool, underlying, expiry, *price, now),
         CommandKind::Tick {} => unreachable!("tick is handled by apply"),
     }
 }
@@ -396,6 +426,7 @@ fn create_pool(
             cash: Quote::ZERO,
             insurance_fund: Quote::ZERO,
             bad_debt: Quote::ZERO,
+            bad_debt_paid: Default::default(),
             locked: Quote::ZERO,
             breakers: Default::default(),
             fees_earned: Quote::ZERO,
@@ -538,6 +569,8 @@ fn list_expiry(
                 pool_puts: Default::default(),
                 pool_locked: Quote::ZERO,
                 greeks: CachedGreeks::default(),
+                scenario_call: Vec::new(),
+                scenario_put: Vec::new(),
             },
         );
         series.push(option_name(underlying, expiry, *k, OptionKind::Call));
@@ -765,6 +798,7 @@ fn withdraw(
 /// check breakers, then crystallise tranches and process the LP queues.
 fn tick(state: &mut State, now: u64) -> Result<Vec<Event>, Reject> {
     let mut events = Vec::new();
+    crate::liquidation::scan(state, now)?;
     let pools: Vec<String> = state.pools.keys().cloned().collect();
     for pool_name in pools {
         events.extend(perp::accrue_pool(state, &pool_name, now)?);
@@ -772,6 +806,7 @@ fn tick(state: &mut State, now: u64) -> Result<Vec<Event>, Reject> {
         events.extend(refresh_caches(state, &pool_name, now)?);
         events.extend(crate::hedger::on_tick(state, &pool_name, now)?);
         events.extend(vault::check_breakers(state, &pool_name, now)?);
+        events.extend(crate::adl::deleverage(state, &pool_name)?);
         events.extend(vault::process_queues(state, &pool_name, now)?);
     }
     Ok(events)

@@ -286,6 +286,75 @@ pub enum Event {
         /// Holds until.
         until: u64,
     },
+    /// An account was liquidated (part of it bought by a liquidator, or closed at bankruptcy).
+    Liquidated {
+        /// Pool credited with the pool share of the penalty.
+        pool: String,
+        /// Liquidator (empty at bankruptcy).
+        liquidator: String,
+        /// Liquidated account.
+        account: String,
+        /// Fraction of the account bought.
+        fraction: Ratio,
+        /// Auction bid per unit of equity.
+        bid: Ratio,
+        /// Account equity before (maintenance collateral + portfolio value).
+        equity: Quote,
+        /// What the liquidator paid the account.
+        paid_to_account: Quote,
+        /// Part of the discount kept by the liquidator.
+        to_liquidator: Quote,
+        /// Part paid to the insurance fund.
+        to_insurance_fund: Quote,
+        /// Part paid to the pool.
+        to_pool: Quote,
+        /// Maintenance health before.
+        health_before: Quote,
+        /// Maintenance health after.
+        health_after: Quote,
+        /// True when the account was bankrupt and closed against the pool.
+        bankrupt: bool,
+    },
+    /// An account's margin mode was set.
+    MarginModeSet {
+        /// Account.
+        account: String,
+        /// The mode.
+        mode: crate::margin::MarginMode,
+    },
+    /// A layer of the loss waterfall paid bad debt.
+    BadDebtPaid {
+        /// Pool.
+        pool: String,
+        /// `insurance_fund`, `junior` or `senior`.
+        layer: String,
+        /// Amount.
+        amount: Quote,
+    },
+    /// A profitable perp position was reduced at mark by auto-deleveraging.
+    AutoDeleveraged {
+        /// Pool.
+        pool: String,
+        /// Account.
+        account: String,
+        /// Perp.
+        instrument: String,
+        /// Size reduced (signed like the position).
+        size: Base,
+        /// Profit realised.
+        realised_pnl: Quote,
+    },
+    /// A board's settlement price was set by the bounded override.
+    SettlementOverridden {
+        /// Pool.
+        pool: String,
+        /// Asset.
+        underlying: String,
+        /// Expiry.
+        expiry: String,
+        /// Price set.
+        price: Price,
+    },
     /// Realised P&L was shared between the tranches (book values re-based).
     TranchesCrystallised {
         /// Pool.

@@ -25,8 +25,12 @@
 //! | trader short collateral | [`collateral`] |
 //! | trader margin and health (isolated and portfolio) | [`margin`] |
 //! | oracle guard rails: TWAP, confidence, breaker | [`guards`] |
+//! | liquidation: Dutch auction, partial, bankruptcy | [`liquidation`] |
+//! | loss waterfall: insurance fund, junior, senior | [`waterfall`] |
+//! | auto-deleveraging | [`adl`] |
 //! | perps: fill price, funding, borrow, caps, margin | [`perp`] |
 //! | NAV, tranche NAVs, free liquidity | [`nav`] |
+//! | pool risk limits: stress loss, utilisation and exposure caps | [`pool_risk`] |
 //! | dynamic delta hedging (orders, fills, venue capacity) | [`hedger`] |
 //! | governance: votes, risk council, emergency role, pause | [`governance`] |
 //! | pool generations: what each supports | [`generation`] |
@@ -36,6 +40,7 @@
 //! | invariants | [`invariants`] |
 //! | metrics | [`metrics`] |
 
+pub mod adl;
 pub mod cache;
 pub mod collateral;
 pub mod command;
@@ -48,6 +53,7 @@ pub mod guards;
 pub mod hedger;
 pub mod instrument;
 pub mod invariants;
+pub mod liquidation;
 pub mod margin;
 pub mod metrics;
 pub mod nav;
@@ -55,11 +61,13 @@ pub mod options;
 pub mod oracle;
 pub mod params;
 pub mod perp;
+pub mod pool_risk;
 pub mod pricing_ctx;
 pub mod reject;
 pub mod settlement;
 pub mod state;
 pub mod vault;
+pub mod waterfall;
 
 pub use command::{Command, CommandKind, Generation, Side, SviParams, TradeRequest, Tranche};
 pub use engine::{

@@ -80,6 +80,15 @@ reject_codes! {
     OracleConfidence => "oracle_confidence", "the fresh sources' confidence is too wide for new risk";
     OracleDivergence => "oracle_divergence", "the median is too far from its TWAP for new risk";
     OracleBreaker => "oracle_breaker", "the oracle breaker holds after a jump between medians";
+    PoolRiskLimit => "pool_risk_limit", "the pool's worst scenario loss would exceed its limit for new risk";
+    UtilisationCap => "utilisation_cap", "the pool's utilisation would exceed its cap for new risk";
+    ExposureCap => "exposure_cap", "the pool's locked collateral for one expiry or strike would exceed its cap";
+    SelfLiquidation => "self_liquidation", "an account cannot liquidate itself";
+    NotLiquidatable => "not_liquidatable", "the account is not under maintenance at both the median and the TWAP";
+    LiquidatorConflict => "liquidator_conflict", "the liquidator holds a position opposite to one it would take over";
+    LiquidatorUnhealthy => "liquidator_unhealthy", "the liquidator would end below initial health";
+    PositionsOpen => "positions_open", "the margin mode cannot change while positions are open";
+    OverrideNotAllowed => "override_not_allowed", "a settlement override is not allowed for this board now or at this price";
 }
 
 impl fmt::Display for RejectCode {

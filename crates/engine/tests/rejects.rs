@@ -254,6 +254,70 @@ fn scenarios() -> Vec<(&'static str, fn())> {
             w.price("BTC", "48000"); // the TWAP is now within 10 %
             w.reject(trade("BTC-PERP", "buy", "1"), "oracle_breaker");
         }),
+        ("self_liquidation", || {
+            let mut w = World::crashed();
+            w.reject(
+                json!({"type": "liquidate", "pool": "main", "liquidator": "bob", "account": "bob"}),
+                "self_liquidation",
+            );
+        }),
+        ("not_liquidatable", || {
+            let mut w = World::crashed();
+            w.reject(json!({"type": "liquidate", "pool": "main", "liquidator": "carol", "account": "alice"}), "not_liquidatable");
+        }),
+        ("liquidator_conflict", || {
+            let mut w = World::crashed();
+            w.apply(json!({"type": "trade", "pool": "main", "account": "carol", "instrument": "BTC-PERP", "side": "sell", "size": "0.1"}));
+            w.reject(json!({"type": "liquidate", "pool": "main", "liquidator": "carol", "account": "bob"}), "liquidator_conflict");
+        }),
+        ("liquidator_unhealthy", || {
+            let mut w = World::crashed();
+            w.apply(json!({"type": "deposit", "account": "dan", "asset": "USDC", "amount": "10"}));
+            w.reject(
+                json!({"type": "liquidate", "pool": "main", "liquidator": "dan", "account": "bob"}),
+                "liquidator_unhealthy",
+            );
+        }),
+        ("positions_open", || {
+            let mut w = World::standard();
+            w.apply(trade("BTC-PERP", "buy", "1"));
+            w.reject(
+                json!({"type": "set_margin_mode", "account": "alice", "mode": "portfolio"}),
+                "positions_open",
+            );
+        }),
+        ("override_not_allowed", || {
+            let mut w = World::standard();
+            w.reject(json!({"type": "settlement_override", "pool": "main", "underlying": "BTC", "expiry": "27DEC24", "price": "40000"}), "override_not_allowed");
+        }),
+        ("pool_risk_limit", || {
+            let mut w = World::standard();
+            // 29 BTC long: the pool's +100 % tail loss × 0.5 = 580,000 > 0.35 × NAV.
+            w.reject(trade("BTC-PERP", "buy", "29"), "pool_risk_limit");
+        }),
+        ("utilisation_cap", || {
+            let mut w = World::new();
+            w.apply(json!({"type": "create_pool", "pool": "main", "quote_asset": "USDC", "generation": "hedged",
+                "params": {"expiry_exposure_cap": "1", "strike_exposure_cap": "1", "pool_stress_new_risk": "1"}}));
+            w.apply(json!({"type": "list_underlying", "pool": "main", "underlying": "BTC", "oracle_sources": ["a", "b", "c"]}));
+            w.apply(json!({"type": "lp_deposit", "pool": "main", "lp": "lp1", "tranche": "senior", "amount": "1000000"}));
+            w.apply(json!({"type": "lp_deposit", "pool": "main", "lp": "lp2", "tranche": "junior", "amount": "300000"}));
+            w.advance(3 * DAY);
+            w.price("BTC", "40000");
+            w.flat_vol("BTC", "27DEC24", 0.6);
+            w.apply(json!({"type": "list_expiry", "pool": "main", "underlying": "BTC", "expiry": "27DEC24", "strikes": ["40000"]}));
+            w.tick();
+            w.apply(
+                json!({"type": "deposit", "account": "alice", "asset": "USDC", "amount": "500000"}),
+            );
+            // 28 calls lock 1.12M of about 1.35M of cash: utilisation 0.83 > 0.8.
+            w.reject(trade("BTC-27DEC24-40000-C", "buy", "28"), "utilisation_cap");
+        }),
+        ("exposure_cap", || {
+            let mut w = World::standard();
+            // 10 calls lock 400,000 at one strike > 0.3 × NAV.
+            w.reject(trade("BTC-27DEC24-40000-C", "buy", "10"), "exposure_cap");
+        }),
         ("overflow", || {
             let mut w = World::standard();
             let huge = json!({"type": "deposit", "account": "bob", "asset": "USDC", "amount": "100000000000000000000"});

@@ -93,24 +93,25 @@ impl World {
     /// and 60 % vol, LP capital (1,000,000 senior, 300,000 junior) processed, and a trader
     /// `alice` with 200,000 USDC.
     pub fn standard() -> World {
-        let mut w = World::new();
-        w.apply(json!({"type": "create_pool", "pool": "main", "quote_asset": "USDC", "generation": "hedged"}));
-        w.apply(json!({"type": "list_underlying", "pool": "main", "underlying": "BTC", "oracle_sources": ["a", "b", "c"]}));
-        w.price("BTC", "40000");
-        w.flat_vol("BTC", "27DEC24", 0.6);
+        World::standard_with("hedged", json!({}))
+    }
+
+    /// `standard()`, then bob opens a 4 BTC long perp on 20,000 USDC and the price falls hour by
+    /// hour to 36,500 (−8.75 %), leaving bob under maintenance at the median and the TWAP; carol
+    /// (the liquidator) has 100,000 USDC.
+    pub fn crashed() -> World {
+        let mut w = World::standard();
+        w.apply(json!({"type": "deposit", "account": "bob", "asset": "USDC", "amount": "20000"}));
         w.apply(
-            json!({"type": "list_expiry", "pool": "main", "underlying": "BTC", "expiry": "27DEC24",
-            "strikes": ["30000", "35000", "40000", "45000", "50000"]}),
+            json!({"type": "deposit", "account": "carol", "asset": "USDC", "amount": "100000"}),
         );
-        w.apply(json!({"type": "lp_deposit", "pool": "main", "lp": "lp1", "tranche": "senior", "amount": "1000000"}));
-        w.apply(json!({"type": "lp_deposit", "pool": "main", "lp": "lp2", "tranche": "junior", "amount": "300000"}));
-        w.advance(3 * DAY);
-        w.price("BTC", "40000");
-        w.flat_vol("BTC", "27DEC24", 0.6);
-        w.tick();
-        w.apply(
-            json!({"type": "deposit", "account": "alice", "asset": "USDC", "amount": "200000"}),
-        );
+        w.apply(json!({"type": "trade", "pool": "main", "account": "bob", "instrument": "BTC-PERP", "side": "buy", "size": "4"}));
+        for px in ["39000", "38000", "37000", "36500", "36500"] {
+            w.advance(H);
+            w.price("BTC", px);
+            w.flat_vol("BTC", "27DEC24", 0.6);
+            w.tick();
+        }
         w
     }
 
