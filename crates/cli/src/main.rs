@@ -11,9 +11,11 @@ mod option_row;
 mod price;
 mod replay;
 mod serve;
+mod simulate;
 mod surface;
 mod surface_check;
 mod surface_fit;
+mod sweep;
 
 use std::io;
 use std::process::ExitCode;
@@ -74,6 +76,12 @@ enum Command {
     /// Replay a command log through the engine.
     #[command(about = replay::ABOUT, long_about = replay::LONG_ABOUT)]
     Replay(replay::Args),
+    /// Simulate a market against a pool and write a report.
+    #[command(about = simulate::ABOUT, long_about = simulate::LONG_ABOUT)]
+    Simulate(simulate::Args),
+    /// Sweep pool parameters × seeds in parallel.
+    #[command(about = sweep::ABOUT, long_about = sweep::LONG_ABOUT)]
+    Sweep(sweep::Args),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +93,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Keys(args) => keys::run(args),
         Command::Replay(args) => replay::run(args),
+        Command::Simulate(args) => simulate::run(args),
+        Command::Sweep(args) => sweep::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,150 @@
+//! The executor: the only path from agents to the engine. Every command an agent submits is
+//! stamped with the step's time, applied, appended to the command log (rejected ones too, so the
+//! log replays to the same state) and counted.
+
+use derivpool_engine::{Command, CommandKind, Engine, Event, Reject};
+use derivpool_types::{Fixed, Quote};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Counts of what happened over a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Stats {
+    /// Commands submitted.
+    pub commands: u64,
+    /// Commands rejected.
+    pub rejected: u64,
+    /// Rejects by code.
+    pub rejects: BTreeMap<&'static str, u64>,
+    /// Rejects by agent kind and code.
+    pub rejects_by_agent: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
+    /// Option trades applied.
+    pub option_trades: u64,
+    /// Perp trades applied.
+    pub perp_trades: u64,
+    /// Option notional traded (premium), quote asset.
+    pub option_premium: f64,
+    /// Perp notional traded, quote asset.
+    pub perp_notional: f64,
+    /// Fees paid by traders, quote asset.
+    pub fees: f64,
+    /// LP deposits queued.
+    pub lp_deposits: u64,
+    /// LP withdrawals queued.
+    pub lp_withdrawals: u64,
+    /// LP withdrawals processed (value paid out, quote asset).
+    pub lp_withdrawn_value: f64,
+    /// Liquidations applied.
+    pub liquidations: u64,
+    /// Bad debt paid by layer (`insurance_fund`, `junior`, `senior`), quote asset.
+    pub bad_debt: BTreeMap<String, f64>,
+    /// Boards settled.
+    pub settlements: u64,
+    /// Breakers tripped, by name.
+    pub breakers: BTreeMap<String, u64>,
+    /// Hedge orders emitted by the engine.
+    pub hedge_orders: u64,
+    /// Hedge fills applied.
+    pub hedge_fills: u64,
+}
+
+/// Engine + command log + counters.
+#[derive(Debug)]
+pub struct Exec {
+    /// The engine.
+    pub engine: Engine,
+    /// Every submitted command, in order.
+    pub log: Vec<Command>,
+    /// Events of the current step (cleared by the runner at each step).
+    pub events: Vec<Event>,
+    /// Counters.
+    pub stats: Stats,
+    /// Time stamped on submitted commands.
+    pub t: u64,
+}
+
+impl Exec {
+    /// An executor around a fresh engine.
+    pub fn new(check_every_command: bool) -> Exec {
+        let mut engine = Engine::new();
+        engine.set_check_invariants(check_every_command);
+        Exec {
+            engine,
+            log: Vec::new(),
+            events: Vec::new(),
+            stats: Stats::default(),
+            t: 0,
+        }
+    }
+
+    /// Applies a command on behalf of an agent of kind `agent`; its events are kept for the step.
+    pub fn submit(&mut self, agent: &'static str, kind: CommandKind) -> Result<(), Reject> {
+        let cmd = Command { t: self.t, kind };
+        self.stats.commands += 1;
+        let r = self.engine.apply(&cmd);
+        self.log.push(cmd);
+        match r {
+            Ok(events) => {
+                for e in &events {
+                    self.count(e);
+                }
+                self.events.extend(events);
+                Ok(())
+            }
+            Err(rej) => {
+                self.stats.rejected += 1;
+                let code = rej.code.as_str();
+                *self.stats.rejects.entry(code).or_default() += 1;
+                *self
+                    .stats
+                    .rejects_by_agent
+                    .entry(agent)
+                    .or_default()
+                    .entry(code)
+                    .or_default() += 1;
+                Err(rej)
+            }
+        }
+    }
+
+    fn count(&mut self, e: &Event) {
+        let f = |q: &Quote| q.to_f64();
+        match e {
+            Event::OptionTraded { premium, fees, .. } => {
+                self.stats.option_trades += 1;
+                self.stats.option_premium += f(premium);
+                self.stats.fees += f(&fees.total);
+            }
+            Event::PerpTraded {
+                fill_price,
+                size,
+                fee,
+                ..
+            } => {
+                self.stats.perp_trades += 1;
+                self.stats.perp_notional += fill_price.to_f64() * size.to_f64().abs();
+                self.stats.fees += f(fee);
+            }
+            Event::LpDepositQueued { .. } => self.stats.lp_deposits += 1,
+            Event::LpWithdrawQueued { .. } => self.stats.lp_withdrawals += 1,
+            Event::LpWithdrawProcessed { paid, .. } => {
+                self.stats.lp_withdrawn_value += f(paid);
+            }
+            Event::BoardSettled { .. } => self.stats.settlements += 1,
+            Event::BreakerTripped { breaker, .. } => {
+                *self.stats.breakers.entry(breaker.to_string()).or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+
+    /// The command log as JSON lines (each followed by a newline).
+    pub fn log_jsonl(&self) -> String {
+        let mut s = String::with_capacity(self.log.len() * 160);
+        for c in &self.log {
+            s.push_str(&c.to_json());
+            s.push('\n');
+        }
+        s
+    }
+}

@@ -1,0 +1,43 @@
+//! The derivpool simulator: seeded market paths, an oracle with faults, and agents that drive
+//! the engine only through commands, so that every run is a command log that
+//! `derivpool replay` reproduces exactly.
+//!
+//! ```text
+//! market path ─► oracle agent ─┐
+//!                              ├─► Exec::submit(command) ─► Engine ─► events, metrics ─► report
+//!          agents (LPs, traders, keeper, …) ─┘
+//! ```
+//!
+//! | part | module |
+//! |---|---|
+//! | seeded random streams | [`rng`] |
+//! | GBM, Merton jump-diffusion, stochastic-vol paths, scripted crashes | [`market`] |
+//! | CSV candle replay and cleaning | [`candles`] |
+//! | oracle sources, noise, delays, outages, stale feeds, manipulation, vol slices | [`oracle`] |
+//! | agents | [`agents`] |
+//! | hedge venue | [`venue`] |
+//! | scenarios by name | [`scenario`] |
+//! | the run loop | [`runner`] |
+//! | time series and summary | [`summary`] |
+//! | report files (JSON, CSV, HTML with inline SVG) | [`report`] |
+//! | parameter sweeps | [`sweep`] |
+//!
+//! The crate does no file or terminal IO: it returns strings, and the CLI writes them.
+
+pub mod agents;
+pub mod candles;
+pub mod exec;
+pub mod market;
+pub mod oracle;
+pub mod report;
+pub mod rng;
+pub mod runner;
+pub mod scenario;
+pub mod summary;
+pub mod sweep;
+pub mod time;
+pub mod venue;
+
+pub use runner::{run, InvariantCheck, RunOutput, SimConfig, SimError};
+pub use scenario::Scenario;
+pub use summary::{Row, Summary};

@@ -1,0 +1,488 @@
+//! The run loop: one pool, one market path, the oracle and the agents, step by step.
+//!
+//! Setup (before the path starts): create the pool, list the underlying and the first boards,
+//! let every agent set up (LP deposits, trader collateral), then tick hourly at the starting
+//! price for the deposit delay so that LP capital is in the pool when the path begins.
+//!
+//! Each step at time t: the oracle posts spot (and vol slices every ≥ 10 minutes), the operator
+//! lists any new weekly board within 22 days, the keeper ticks, the pool's metrics are read
+//! once, every other agent acts in a shuffled order, and a time-series row is recorded.
+
+use crate::agents::lp::LpAgent;
+use crate::agents::ops::Keeper;
+use crate::agents::options::{Arbitrageur, InformedOptionTrader, NoiseOptionTrader};
+use crate::agents::perps::{PerpStyle, PerpTrader};
+use crate::agents::{Agent, View};
+use crate::candles::{Candle, CleaningReport};
+use crate::exec::Exec;
+use crate::market::{self, MarketPath};
+use crate::oracle::{price, OracleAgent};
+use crate::rng::SimRng;
+use crate::scenario::Scenario;
+use crate::summary::{Row, Summary};
+use crate::time::{expiry_code, next_friday_expiry, DAY_S, HOUR_S, YEAR_S};
+use derivpool_engine::params::{ParamOverrides, Params};
+use derivpool_engine::{CommandKind, Generation, Tranche};
+use std::collections::BTreeSet;
+use thiserror::Error;
+
+/// The pool's name in every simulation.
+pub const POOL: &str = "main";
+/// The underlying.
+pub const UNDERLYING: &str = "BTC";
+/// The quote asset.
+pub const QUOTE: &str = "USDC";
+/// Start of synthetic paths: 2025-01-01 00:00:00 UTC.
+pub const SYNTHETIC_T0: u64 = 1_735_689_600;
+/// Starting price of synthetic paths.
+pub const SYNTHETIC_SPOT0: f64 = 60_000.0;
+/// Boards are listed for every Friday expiry within this horizon.
+pub const LISTING_HORIZON_S: u64 = 22 * DAY_S;
+/// Most steps a run may have (a year of one-minute steps).
+pub const STEPS_MAX: usize = 525_600;
+
+/// How often the engine's invariants are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvariantCheck {
+    /// After every command (the engine panics on a violation): for tests.
+    EveryCommand,
+    /// After every step, counted.
+    EveryStep,
+    /// Every `n` steps and at the end, counted (the default: cheap).
+    Sampled(usize),
+}
+
+/// Everything a run depends on.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Scenario.
+    pub scenario: Scenario,
+    /// Seed of every random stream.
+    pub seed: u64,
+    /// Days to run (synthetic default 90; replay default: the whole file).
+    pub days: Option<u64>,
+    /// Step length in seconds.
+    pub step_s: u64,
+    /// Pool generation.
+    pub generation: Generation,
+    /// Pool parameter overrides by name.
+    pub params: ParamOverrides,
+    /// Candles for `replay`.
+    pub candles: Option<Vec<Candle>>,
+    /// What was cleaned in the candles.
+    pub cleaning: Option<CleaningReport>,
+    /// Number of agents (keeper included).
+    pub agents: usize,
+    /// Invariant checking.
+    pub invariant_check: InvariantCheck,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            scenario: Scenario::Calm,
+            seed: 1,
+            days: None,
+            step_s: HOUR_S,
+            generation: Generation::Hedged,
+            params: ParamOverrides::default(),
+            candles: None,
+            cleaning: None,
+            agents: 100,
+            invariant_check: InvariantCheck::Sampled(168),
+        }
+    }
+}
+
+/// Why a run could not start.
+#[derive(Debug, Error, PartialEq)]
+pub enum SimError {
+    /// `replay` without candles, or candles for another scenario.
+    #[error("the replay scenario needs a candle file (--prices FILE.csv)")]
+    NoCandles,
+    /// A pool parameter override was refused.
+    #[error("pool parameters: {0}")]
+    Params(String),
+    /// Too few or too many steps.
+    #[error("{0}")]
+    Steps(String),
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutput {
+    /// The summary (`summary.json`).
+    pub summary: Summary,
+    /// One row per step (`timeseries.csv`).
+    pub rows: Vec<Row>,
+    /// The executor: engine and command log.
+    pub exec: Exec,
+    /// The market path.
+    pub path: MarketPath,
+}
+
+/// The market path of a configuration (the same for every generation and agent mix).
+pub fn build_path(cfg: &SimConfig) -> Result<MarketPath, SimError> {
+    if cfg.step_s == 0 {
+        return Err(SimError::Steps("the step must be positive".into()));
+    }
+    if cfg.scenario == Scenario::Replay {
+        let candles = cfg.candles.as_deref().ok_or(SimError::NoCandles)?;
+        let steps = cfg.days.map(|d| (d * DAY_S / cfg.step_s) as usize);
+        let p = crate::candles::to_path(candles, cfg.step_s, steps);
+        if p.len() < 2 {
+            return Err(SimError::Steps(
+                "the candles cover less than one step".into(),
+            ));
+        }
+        if p.len() > STEPS_MAX + 1 {
+            return Err(SimError::Steps(format!("more than {STEPS_MAX} steps")));
+        }
+        return Ok(p);
+    }
+    let days = cfg.days.unwrap_or(90);
+    let steps = (days * DAY_S / cfg.step_s) as usize;
+    if steps == 0 || steps > STEPS_MAX {
+        return Err(SimError::Steps(format!(
+            "{days} days of {} s steps is {steps} steps; allowed 1 to {STEPS_MAX}",
+            cfg.step_s
+        )));
+    }
+    let len_s = steps as u64 * cfg.step_s;
+    Ok(market::generate(
+        &cfg.scenario.path_model(),
+        &cfg.scenario.overlays(len_s),
+        SYNTHETIC_SPOT0,
+        SYNTHETIC_T0,
+        cfg.step_s,
+        steps,
+        &mut SimRng::stream(cfg.seed, "market"),
+    ))
+}
+
+/// The agent population for `n` agents (the keeper is counted but run separately).
+pub fn population(cfg: &SimConfig, spot0: f64) -> Vec<Box<dyn Agent>> {
+    let n = cfg.agents.max(10);
+    let seed = cfg.seed;
+    let rng = |name: &str| SimRng::stream(seed, &format!("agent/{name}"));
+    let mut agents: Vec<Box<dyn Agent>> = Vec::with_capacity(n);
+    let lps = n / 5;
+    let informed = (n / 12).max(1);
+    let arbs = (n / 25).max(1);
+    let perps = n / 4;
+    let noise = n - 1 - lps - informed - arbs - perps;
+    let (run_lo, run_hi) = cfg.scenario.lp_run_thresholds();
+    // 10M senior and 3M junior at the default 100 agents, scaled with the population.
+    let scale = n as f64 / 100.0;
+    let juniors = (lps * 3 / 10).max(1);
+    for i in 0..lps {
+        let junior = i < juniors;
+        let name = format!("lp-{i:03}");
+        let mut r = rng(&name);
+        let (tranche, capital) = if junior {
+            (Tranche::Junior, 3.0e6 * scale / juniors as f64)
+        } else {
+            (
+                Tranche::Senior,
+                10.0e6 * scale / (lps - juniors).max(1) as f64,
+            )
+        };
+        let capital = capital * r.range(0.7, 1.3);
+        let threshold = r.range(run_lo, run_hi);
+        agents.push(Box::new(LpAgent::new(
+            name, tranche, capital, threshold, 0.05, r,
+        )));
+    }
+    for i in 0..noise {
+        let name = format!("opt-noise-{i:03}");
+        let r = rng(&name);
+        agents.push(Box::new(NoiseOptionTrader::new(
+            name,
+            400_000.0,
+            1.0,
+            0.6,
+            (0.2 * spot0, 1.2 * spot0),
+            r,
+        )));
+    }
+    for i in 0..informed {
+        let name = format!("opt-informed-{i:03}");
+        let r = rng(&name);
+        agents.push(Box::new(InformedOptionTrader::new(
+            name,
+            1_500_000.0,
+            0.15,
+            2.0,
+            2.0 * spot0,
+            r,
+        )));
+    }
+    for i in 0..arbs {
+        let name = format!("vol-arb-{i:03}");
+        let mut r = rng(&name);
+        let bias = 0.03 * r.normal();
+        agents.push(Box::new(Arbitrageur::new(
+            name,
+            3_000_000.0,
+            bias,
+            0.02,
+            3.0 * spot0,
+            6.0,
+            r,
+        )));
+    }
+    let steps_per_day = (DAY_S / cfg.step_s).max(1) as usize;
+    for i in 0..perps {
+        let (style, tag) = if i % 2 == 0 {
+            (PerpStyle::Momentum, "momentum")
+        } else {
+            (PerpStyle::MeanReversion, "meanrev")
+        };
+        let name = format!("perp-{tag}-{i:03}");
+        let mut r = rng(&name);
+        let lookback = (steps_per_day as f64 * r.range(0.5, 3.0)) as usize;
+        let notional = r.range(1.0, 4.0) * spot0;
+        agents.push(Box::new(PerpTrader::new(
+            name, style, 300_000.0, notional, lookback, 3.0, r,
+        )));
+    }
+    agents
+}
+
+/// A rounded strike grid around `spot`: K = S·exp(x·σ√T) for x in ±1.5 σ√T, nine strikes.
+fn strike_grid(spot: f64, vol: f64, years: f64) -> Vec<f64> {
+    let unit = 10f64.powf((spot.log10() - 2.0).floor());
+    let sd = (vol * years.sqrt()).max(0.02);
+    let mut ks: Vec<f64> = [-1.5, -1.0, -0.6, -0.3, 0.0, 0.3, 0.6, 1.0, 1.5]
+        .iter()
+        .map(|x| ((spot * (x * sd).exp()) / unit).round() * unit)
+        .filter(|k| *k > 0.0)
+        .collect();
+    ks.dedup();
+    ks
+}
+
+/// Boards listed so far and the operator's listing rule.
+struct Boards {
+    listed: BTreeSet<u64>,
+}
+
+impl Boards {
+    /// Live expiries at `t` with their codes and years to expiry.
+    fn live(&self, t: u64) -> Vec<(String, f64)> {
+        self.listed
+            .range(t + 1..)
+            .map(|e| (expiry_code(*e), (e - t) as f64 / YEAR_S))
+            .collect()
+    }
+
+    /// Lists every Friday expiry within the horizon not yet listed; vol slices for it first.
+    fn list_new(&mut self, ex: &mut Exec, oracle: &mut OracleAgent, t: u64, spot: f64, vol: f64) {
+        let mut e = next_friday_expiry(t + 2 * DAY_S);
+        while e <= t + LISTING_HORIZON_S {
+            if self.listed.insert(e) {
+                let code = expiry_code(e);
+                let years = (e - t) as f64 / YEAR_S;
+                let mut out = Vec::new();
+                oracle.vol_reports(UNDERLYING, vol, &[(code.clone(), years)], 0, &mut out);
+                for c in out {
+                    let _ = ex.submit("oracle", c);
+                }
+                let strikes = strike_grid(spot, vol, years)
+                    .into_iter()
+                    .map(price)
+                    .collect();
+                let _ = ex.submit(
+                    "operator",
+                    CommandKind::ListExpiry {
+                        pool: POOL.into(),
+                        underlying: UNDERLYING.into(),
+                        expiry: code,
+                        strikes,
+                    },
+                );
+            }
+            e += 7 * DAY_S;
+        }
+    }
+}
+
+/// Runs a simulation. `progress(done, total)` is called now and then with steps done.
+pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<RunOutput, SimError> {
+    let path = build_path(cfg)?;
+    let params = Params::default()
+        .with_overrides(&cfg.params)
+        .map_err(|e| SimError::Params(e.to_string()))?;
+    let steps = path.len() - 1;
+    let t0 = path.t[0];
+    let warmup = (params.deposit_delay_s + 2 * HOUR_S).div_ceil(HOUR_S) * HOUR_S;
+    let mut ex = Exec::new(cfg.invariant_check == InvariantCheck::EveryCommand);
+    let len_s = steps as u64 * cfg.step_s;
+    let script = if cfg.scenario == Scenario::Replay {
+        crate::oracle::OracleScript::honest()
+    } else {
+        cfg.scenario.oracle(len_s)
+    };
+    let mut oracle = OracleAgent::new(script, SimRng::stream(cfg.seed, "oracle"));
+    let mut boards = Boards {
+        listed: BTreeSet::new(),
+    };
+
+    // Setup, `warmup` seconds before the path starts.
+    let t_setup = t0 - warmup;
+    ex.t = t_setup;
+    ex.submit(
+        "operator",
+        CommandKind::CreatePool {
+            pool: POOL.into(),
+            quote_asset: QUOTE.into(),
+            generation: cfg.generation,
+            params: cfg.params.clone(),
+        },
+    )
+    .map_err(|r| SimError::Params(r.message))?;
+    let _ = ex.submit(
+        "operator",
+        CommandKind::ListUnderlying {
+            pool: POOL.into(),
+            underlying: UNDERLYING.into(),
+            oracle_sources: oracle.script().names(),
+            params: ParamOverrides::default(),
+        },
+    );
+    let (spot0, vol0) = (path.spot[0], path.vol[0]);
+    let flat = [spot0; 2];
+    let post = |ex: &mut Exec, oracle: &mut OracleAgent, boards: &Boards, t: u64| {
+        let mut out = Vec::new();
+        oracle.spot_reports(UNDERLYING, &flat, 0, u64::MAX, &mut out);
+        oracle.vol_reports(UNDERLYING, vol0, &boards.live(t), u64::MAX, &mut out);
+        for c in out {
+            let _ = ex.submit("oracle", c);
+        }
+    };
+    post(&mut ex, &mut oracle, &boards, t_setup);
+    boards.list_new(&mut ex, &mut oracle, t_setup, spot0, vol0);
+    let mut agents = population(cfg, spot0);
+    let n_agents = agents.len() + 1;
+    let mut keeper = Keeper;
+    {
+        let view = View {
+            pool: POOL,
+            underlying: UNDERLYING,
+            quote_asset: QUOTE,
+            step: 0,
+            step_s: cfg.step_s,
+            path: &path,
+            metrics: None,
+            oracle_live: true,
+        };
+        for a in agents.iter_mut() {
+            a.setup(&mut ex, &view);
+        }
+    }
+    let mut t = t_setup + HOUR_S;
+    while t < t0 {
+        ex.t = t;
+        post(&mut ex, &mut oracle, &boards, t);
+        let _ = ex.submit("keeper", CommandKind::Tick {});
+        t += HOUR_S;
+    }
+
+    let vol_every = 600u64.div_ceil(cfg.step_s).max(1) as usize;
+    let mut order: Vec<usize> = (0..agents.len()).collect();
+    let mut order_rng = SimRng::stream(cfg.seed, "order");
+    let mut rows = Vec::with_capacity(steps + 1);
+    let mut checks = 0u64;
+    let mut violations: Vec<String> = Vec::new();
+    let mut violation_count = 0u64;
+    let progress_every = (steps / 200).max(1);
+    let mut out = Vec::with_capacity(16);
+    for i in 0..=steps {
+        let t = path.t[i];
+        let off = t - t0;
+        ex.t = t;
+        ex.events.clear();
+        let live = !oracle.script().in_outage(off);
+        oracle.spot_reports(UNDERLYING, &path.spot, i, off, &mut out);
+        if i % vol_every == 0 {
+            oracle.vol_reports(UNDERLYING, path.vol[i], &boards.live(t), off, &mut out);
+        }
+        for c in out.drain(..) {
+            let _ = ex.submit("oracle", c);
+        }
+        if live {
+            let median = oracle.last_median;
+            boards.list_new(&mut ex, &mut oracle, t, median, path.vol[i]);
+        }
+        let view0 = View {
+            pool: POOL,
+            underlying: UNDERLYING,
+            quote_asset: QUOTE,
+            step: i,
+            step_s: cfg.step_s,
+            path: &path,
+            metrics: None,
+            oracle_live: live,
+        };
+        keeper.act(&mut ex, &view0);
+        let metrics = ex.engine.metrics(POOL);
+        let view = View {
+            metrics: metrics.as_ref(),
+            ..view0
+        };
+        // Fisher-Yates: nobody is always first in the queue.
+        for k in (1..order.len()).rev() {
+            order.swap(k, order_rng.below(k + 1));
+        }
+        for &k in &order {
+            agents[k].act(&mut ex, &view);
+        }
+        rows.push(Row::new(
+            t,
+            &path,
+            i,
+            oracle.last_median,
+            live,
+            metrics.as_ref(),
+            &ex.stats,
+        ));
+        let check_now = match cfg.invariant_check {
+            InvariantCheck::EveryCommand => false,
+            InvariantCheck::EveryStep => true,
+            InvariantCheck::Sampled(n) => i % n.max(1) == 0 || i == steps,
+        };
+        if check_now {
+            checks += 1;
+            let v = ex.engine.verify();
+            violation_count += v.len() as u64;
+            for msg in v {
+                if violations.len() < 10 {
+                    violations.push(format!("step {i}: {msg}"));
+                }
+            }
+        }
+        if i % progress_every == 0 || i == steps {
+            progress(i, steps);
+        }
+    }
+    if cfg.invariant_check == InvariantCheck::EveryCommand {
+        checks = ex.engine.invariants_checked();
+    }
+    let end_metrics = ex.engine.metrics(POOL);
+    let summary = Summary::build(
+        cfg,
+        &path,
+        &rows,
+        &ex,
+        end_metrics.as_ref(),
+        n_agents,
+        &agents,
+        (checks, violation_count, violations),
+    );
+    Ok(RunOutput {
+        summary,
+        rows,
+        exec: ex,
+        path,
+    })
+}
