@@ -1,6 +1,7 @@
 //! `derivpool replay`: apply a command log (JSONL) to a fresh engine and summarise the result.
 
 use anyhow::{Context, Result};
+use derivpool_engine::margin::PriceBasis;
 use derivpool_engine::{Command, Engine};
 use derivpool_types::Quote;
 use serde::Serialize;
@@ -138,7 +139,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
-        print_human(&summary);
+        io::stdout()
+            .lock()
+            .write_all(print_human(&summary).as_bytes())?;
     }
     if violations.is_empty() {
         Ok(ExitCode::SUCCESS)
@@ -198,6 +201,10 @@ fn summary_json(
                 "bad_debt": m.bad_debt,
                 "insurance_fund": m.insurance_fund,
                 "breaker": m.breaker,
+                "bad_debt_paid": m.bad_debt_paid,
+                "pool_stress_loss": m.pool_stress_loss,
+                "pool_stress_breach": m.pool_stress_breach,
+                "oracle_breaker": m.oracle_breaker,
             }),
         );
     }
@@ -225,9 +232,32 @@ fn summary_json(
                 }));
             }
         }
+        // Health in the quote asset of the pools the account trades in (the first, in name
+        // order; every example and simulator pool is in one quote asset).
+        let quote_asset = acc
+            .positions
+            .keys()
+            .find_map(|p| state.pools.get(p).map(|p| p.quote_asset.clone()))
+            .or_else(|| state.pools.values().next().map(|p| p.quote_asset.clone()))
+            .unwrap_or_default();
+        let h = derivpool_engine::margin::health_of(
+            state,
+            acc,
+            acc.margin,
+            &quote_asset,
+            PriceBasis::Median,
+        );
+        let liquidatable =
+            derivpool_engine::liquidation::is_liquidatable(state, name, &quote_asset)
+                .unwrap_or(false);
+        let (hi, hm) = match h {
+            Ok(h) => (json!(h.initial), json!(h.maintenance)),
+            Err(_) => (Value::Null, Value::Null),
+        };
         accounts.insert(
             name.clone(),
-            json!({"collateral": collateral, "positions": positions}),
+            json!({"collateral": collateral, "positions": positions, "margin": acc.margin,
+                "health_initial": hi, "health_maintenance": hm, "liquidatable": liquidatable}),
         );
     }
     json!({
@@ -268,8 +298,21 @@ fn short(v: &Value, d: usize) -> String {
     }
 }
 
-fn print_human(v: &Value) {
-    println!(
+/// `writeln!` into a String (formatting into memory cannot fail).
+macro_rules! w {
+    ($o:expr) => {
+        $o.push('\n')
+    };
+    ($o:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($o, $($arg)*);
+    }};
+}
+
+fn print_human(v: &Value) -> String {
+    let mut out = String::new();
+    w!(
+        out,
         "replayed {} commands: {} applied, {} rejected; invariants checked {} times, {} violated",
         v["commands"],
         v["applied"],
@@ -277,10 +320,11 @@ fn print_human(v: &Value) {
         v["invariants_checked"],
         v["invariant_violations"]
     );
-    println!("state hash {}", s(&v["state_hash"]));
+    w!(out, "state hash {}", s(&v["state_hash"]));
     if let Some(pools) = v["pools"].as_object() {
-        println!();
-        println!(
+        w!(out);
+        w!(
+            out,
             "{:<12} {:>16} {:>12} {:>12} {:>10} {:>12} {:>14} {:>8} {:>16}",
             "pool",
             "nav",
@@ -293,7 +337,8 @@ fn print_human(v: &Value) {
             "free liquidity"
         );
         for (name, p) in pools {
-            println!(
+            w!(
+                out,
                 "{:<12} {:>16} {:>12} {:>12} {:>10} {:>12} {:>14} {:>8} {:>16}",
                 name,
                 short(&p["nav"], 2),
@@ -305,9 +350,20 @@ fn print_human(v: &Value) {
                 short(&p["utilisation"], 4),
                 short(&p["free_liquidity"], 2),
             );
+            w!(out,
+                "  insurance fund {}  bad debt paid: insurance {} junior {} senior {}  stress loss {}{}  oracle breaker {}",
+                short(&p["insurance_fund"], 2),
+                short(&p["bad_debt_paid"]["insurance_fund"], 2),
+                short(&p["bad_debt_paid"]["junior"], 2),
+                short(&p["bad_debt_paid"]["senior"], 2),
+                short(&p["pool_stress_loss"], 2),
+                if p["pool_stress_breach"] == true { " (BREACH)" } else { "" },
+                p["oracle_breaker"]
+            );
             if let Some(oi) = p["open_interest"].as_object() {
                 for (perp, o) in oi {
-                    println!(
+                    w!(
+                        out,
                         "  {perp}: long {} short {} funding/day {}",
                         short(&o["long"], 4),
                         short(&o["short"], 4),
@@ -318,8 +374,17 @@ fn print_human(v: &Value) {
         }
     }
     if let Some(accounts) = v["accounts"].as_object() {
-        println!();
-        println!("{:<16} {:<40} {:>14}", "account", "collateral", "positions");
+        w!(out);
+        w!(
+            out,
+            "{:<16} {:<40} {:>9} {:>14} {:>14} {:>12}",
+            "account",
+            "collateral",
+            "positions",
+            "health init",
+            "health maint",
+            "liquidatable"
+        );
         for (name, a) in accounts {
             let coll: Vec<String> = a["collateral"]
                 .as_object()
@@ -330,9 +395,19 @@ fn print_human(v: &Value) {
                 })
                 .unwrap_or_default();
             let n = a["positions"].as_array().map(Vec::len).unwrap_or(0);
-            println!("{:<16} {:<40} {:>14}", name, coll.join(", "), n);
+            w!(
+                out,
+                "{:<16} {:<40} {:>9} {:>14} {:>14} {:>12}",
+                name,
+                coll.join(", "),
+                n,
+                short(&a["health_initial"], 2),
+                short(&a["health_maintenance"], 2),
+                a["liquidatable"]
+            );
             for p in a["positions"].as_array().into_iter().flatten() {
-                println!(
+                w!(
+                    out,
                     "    {} {} {}",
                     s(&p["pool"]),
                     s(&p["instrument"]),
@@ -343,17 +418,18 @@ fn print_human(v: &Value) {
     }
     if let Some(rejects) = v["rejects"].as_array() {
         if !rejects.is_empty() {
-            println!();
-            println!("rejects:");
+            w!(out);
+            w!(out, "rejects:");
             let mut by_code: BTreeMap<String, usize> = BTreeMap::new();
             for r in rejects {
                 *by_code.entry(s(&r["code"])).or_default() += 1;
             }
             for (code, n) in by_code {
-                println!("  {code}: {n}");
+                w!(out, "  {code}: {n}");
             }
             for r in rejects.iter().take(20) {
-                println!(
+                w!(
+                    out,
                     "  line {}: {} {}: {}",
                     r["line"],
                     s(&r["type"]),
@@ -362,8 +438,9 @@ fn print_human(v: &Value) {
                 );
             }
             if rejects.len() > 20 {
-                println!("  … {} more (see --json)", rejects.len() - 20);
+                w!(out, "  … {} more (see --json)", rejects.len() - 20);
             }
         }
     }
+    out
 }

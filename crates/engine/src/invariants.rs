@@ -8,6 +8,8 @@
 //!    every perp Σ trader positions = long OI − short OI (the pool holds the opposite).
 //! 5. **Solvency bookkeeping**: the pool's cash is never negative; queued deposit cash equals the
 //!    queue; a tranche's shares equal its holders' + dead + escrowed shares.
+//! 6. **Health ordering**: for every account with positions, initial requirement ≥ maintenance
+//!    requirement and initial health ≤ maintenance health ([`crate::margin`]).
 //! 7. **Aggregates**: open interest, entry values and funding/borrow weights equal the sums over
 //!    positions; each board's greek cache equals its recomputation from positions; the pool's
 //!    locked collateral equals the sum of its strikes' locks.
@@ -29,7 +31,31 @@ pub fn check(state: &State) -> Vec<String> {
     conservation(state, &mut v);
     positions(state, &mut v);
     vaults(state, &mut v);
+    health_ordering(state, &mut v);
     v
+}
+
+/// Invariant 6: initial requirement ≥ maintenance requirement and initial health ≤ maintenance
+/// health, for every account with positions.
+fn health_ordering(state: &State, v: &mut Vec<String>) {
+    let mut quote_assets: Vec<&str> = state.pools.values().map(|p| p.quote_asset.as_str()).collect();
+    quote_assets.sort_unstable();
+    quote_assets.dedup();
+    for (name, acc) in &state.accounts {
+        if acc.positions.is_empty() {
+            continue;
+        }
+        for q in &quote_assets {
+            match crate::margin::health_of(state, acc, acc.margin, q, crate::margin::PriceBasis::Median) {
+                Ok(h) => {
+                    if h.initial_requirement < h.maintenance_requirement || h.initial > h.maintenance {
+                        v.push(format!("{name} ({q}): health ordering broken: {h:?}"));
+                    }
+                }
+                Err(e) => v.push(format!("{name}: health failed: {e}")),
+            }
+        }
+    }
 }
 
 fn conservation(state: &State, v: &mut Vec<String>) {

@@ -73,6 +73,14 @@ pub struct PoolMetrics {
     pub fees_earned: Quote,
     /// The breaker holding LP flows now, if any.
     pub breaker: Option<&'static str>,
+    /// Bad debt paid by each layer of the waterfall.
+    pub bad_debt_paid: crate::waterfall::BadDebtLayers,
+    /// The pool's worst loss over the stress grid (quote).
+    pub pool_stress_loss: Quote,
+    /// Whether the pool's stress loss exceeds `pool_stress_maintenance` × NAV.
+    pub pool_stress_breach: bool,
+    /// Whether the oracle breaker holds for any of the pool's underlyings.
+    pub oracle_breaker: bool,
 }
 
 /// Computes a pool's metrics at the state's time.
@@ -82,6 +90,7 @@ pub fn pool_metrics(state: &State, pool_name: &str) -> Result<PoolMetrics, MathE
         location: std::panic::Location::caller(),
     })?;
     let nav_v = nav::nav(state, pool)?;
+    let stress = Quote::from_f64(crate::pool_risk::stress_loss(state, pool, None), Rounding::Up)?;
     let (senior, junior) = nav::tranche_navs(pool, nav_v)?;
     let mut tranches = BTreeMap::new();
     for (t, v) in [(Tranche::Senior, senior), (Tranche::Junior, junior)] {
@@ -146,5 +155,9 @@ pub fn pool_metrics(state: &State, pool_name: &str) -> Result<PoolMetrics, MathE
         bad_debt: pool.bad_debt,
         fees_earned: pool.fees_earned,
         breaker: pool.breakers.active(state.t),
+        bad_debt_paid: pool.bad_debt_paid,
+        pool_stress_loss: stress,
+        pool_stress_breach: stress.to_f64() > nav_v.to_f64() * pool.params.pool_stress_maintenance.to_f64(),
+        oracle_breaker: pool.markets.keys().any(|u| state.oracle.breaker_active(u, state.t)),
     })
 }
