@@ -156,6 +156,7 @@ enum Job {
         from_seq: Option<u64>,
         reply: oneshot::Sender<Result<Subscription, String>>,
     },
+    Snapshot(oneshot::Sender<(Arc<Engine>, u64)>),
     Shutdown,
 }
 
@@ -202,6 +203,17 @@ impl CoreHandle {
         });
         self.tx
             .send(Job::Read(job))
+            .map_err(|_| ApiError::engine_stopped())?;
+        rx.await.map_err(|_| ApiError::engine_stopped())
+    }
+
+    /// A shared read-only copy of the durable engine and its seq, for reads that are costly
+    /// enough to run on the caller's thread (quotes). The engine thread clones its state at
+    /// most once per batch that changed it, and only when such a read asks.
+    pub async fn snapshot(&self) -> Result<(Arc<Engine>, u64), ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job::Snapshot(reply))
             .map_err(|_| ApiError::engine_stopped())?;
         rx.await.map_err(|_| ApiError::engine_stopped())
     }
@@ -266,6 +278,7 @@ pub fn start(
         ring_start: seq + 1,
         live,
         idempotency: Idempotency::new(config.idempotency_entries_max),
+        shared: None,
         since_snapshot: 0,
         config,
         metrics,
@@ -330,6 +343,8 @@ struct Thread {
     ring_start: u64,
     live: broadcast::Sender<StreamRecord>,
     idempotency: Idempotency,
+    /// The engine as of `seq`, shared with readers; dropped when a batch changes the state.
+    shared: Option<Arc<Engine>>,
     since_snapshot: u64,
     config: CoreConfig,
     metrics: Arc<Metrics>,
@@ -512,19 +527,27 @@ impl Thread {
             resolved.push(answers);
         }
         if let Some(&last) = seqs.last() {
+            self.shared = None;
             self.seq = last;
             self.since_snapshot += seqs.len() as u64;
         }
         for ((_, _, reply), answers) in submissions.into_iter().zip(resolved) {
             let _ = reply.send(answers);
         }
-        let view = ReadView {
-            engine: &self.engine,
-            seq: self.seq,
-        };
         for job in later {
+            let view = ReadView {
+                engine: &self.engine,
+                seq: self.seq,
+            };
             match job {
                 Job::Read(f) => f(&view),
+                Job::Snapshot(reply) => {
+                    let shared = self
+                        .shared
+                        .get_or_insert_with(|| Arc::new(self.engine.clone()))
+                        .clone();
+                    let _ = reply.send((shared, self.seq));
+                }
                 Job::Subscribe { from_seq, reply } => {
                     let _ = reply.send(self.subscribe(from_seq));
                 }
