@@ -448,3 +448,64 @@ fn dust_round_trips_net_nothing() {
     assert!(w.balance("alice", "USDC") <= before);
     assert!(w.engine.verify().is_empty());
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+        /// Over random leverage and price paths, with a liquidator trying every step:
+        /// liquidation never applies to a healthy account, never leaves the liquidator
+        /// unhealthy, its penalty never exceeds the account's equity, each step improves health
+        /// or ends in bankruptcy, and the account ends healthy or closed (termination).
+        #[test]
+        fn liquidation_properties(
+            size_tenths in 5u32..=60,
+            moves in prop::collection::vec(-60i32..=40, 1..30),
+            portfolio: bool,
+        ) {
+            let mut w = World::standard();
+            w.apply(json!({"type": "deposit", "account": "liq", "asset": "USDC", "amount": "3000000"}));
+            if portfolio {
+                w.apply(json!({"type": "set_margin_mode", "account": "bob", "mode": "portfolio"}));
+            }
+            w.apply(json!({"type": "deposit", "account": "bob", "asset": "USDC", "amount": "30000"}));
+            let size = format!("{:.1}", f64::from(size_tenths) / 10.0);
+            let _ = w.try_apply(json!({"type": "trade", "pool": "main", "account": "bob", "instrument": "BTC-PERP", "side": "buy", "size": size}));
+            let _ = w.try_apply(json!({"type": "trade", "pool": "main", "account": "bob", "instrument": "BTC-27DEC24-35000-P", "side": "sell", "size": "1"}));
+            let mut px = 40_000.0f64;
+            for m in moves {
+                px *= 1.0 + f64::from(m) / 1000.0;
+                w.advance(600);
+                w.price("BTC", &format!("{px:.2}"));
+                w.flat_vol("BTC", "27DEC24", 0.6);
+                w.tick();
+                let st = w.engine.state();
+                let at_median = account_health(st, "bob", "USDC", PriceBasis::Median).unwrap();
+                let at_twap = account_health(st, "bob", "USDC", PriceBasis::Twap).unwrap();
+                match w.try_apply(json!({"type": "liquidate", "pool": "main", "liquidator": "liq", "account": "bob"})) {
+                    Ok(events) => {
+                        prop_assert!(at_median.maintenance < Quote::ZERO && at_twap.maintenance < Quote::ZERO,
+                            "liquidated a healthy account: {at_median:?} / {at_twap:?}");
+                        for e in &events {
+                            if let Event::Liquidated { bankrupt, health_before, health_after, to_liquidator, to_insurance_fund, to_pool, equity, .. } = e {
+                                if !bankrupt {
+                                    prop_assert!(health_after > health_before);
+                                    let penalty = f(*to_liquidator) + f(*to_insurance_fund) + f(*to_pool);
+                                    prop_assert!(penalty <= f(*equity) + 1e-9);
+                                }
+                            }
+                        }
+                        prop_assert!(health(&w, "liq").initial >= Quote::ZERO);
+                        let after = health(&w, "bob");
+                        prop_assert!(after.maintenance >= Quote::ZERO || !after.has_positions,
+                            "a call restores health or closes the account: {after:?}");
+                    }
+                    Err(r) => prop_assert!(matches!(r.code.as_str(), "not_liquidatable" | "stale_oracle"), "{r:?}"),
+                }
+            }
+        }
+    }
+}
