@@ -8,6 +8,7 @@ mod deribit;
 mod iv;
 mod keys;
 mod option_row;
+mod params;
 mod price;
 mod replay;
 mod serve;
@@ -82,6 +83,9 @@ enum Command {
     /// Sweep pool parameters × seeds in parallel.
     #[command(about = sweep::ABOUT, long_about = sweep::LONG_ABOUT)]
     Sweep(sweep::Args),
+    /// List every pool parameter with its default, bounds, unit and meaning.
+    #[command(about = params::ABOUT, long_about = params::LONG_ABOUT)]
+    Params(params::Args),
 }
 
 fn main() -> ExitCode {
@@ -95,6 +99,7 @@ fn main() -> ExitCode {
         Command::Replay(args) => replay::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Sweep(args) => sweep::run(args),
+        Command::Params(args) => params::run(args),
     };
     match result {
         Ok(code) => code,

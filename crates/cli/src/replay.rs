@@ -205,6 +205,8 @@ fn summary_json(
                 "pool_stress_loss": m.pool_stress_loss,
                 "pool_stress_breach": m.pool_stress_breach,
                 "oracle_breaker": m.oracle_breaker,
+                "hedge_position": m.hedge_position,
+                "params": state.pools[name].params.values().into_iter().collect::<BTreeMap<_, _>>(),
             }),
         );
     }
