@@ -50,6 +50,12 @@ enum Op {
         junior: bool,
         shares: u32,
     },
+    /// A venue fills a share of the pending hedge order (over 100 %: refused as unmatched).
+    HedgeFill {
+        pct: u32,
+        price_bp: i32,
+        fee: u32,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -82,6 +88,11 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(junior, amount)| Op::LpDeposit { junior, amount }),
         (any::<bool>(), 1u32..=500_000)
             .prop_map(|(junior, shares)| Op::LpWithdraw { junior, shares }),
+        (1u32..=120, -200i32..=200, 0u32..=50).prop_map(|(pct, price_bp, fee)| Op::HedgeFill {
+            pct,
+            price_bp,
+            fee
+        }),
     ]
 }
 
@@ -179,6 +190,25 @@ fn play(w: &mut World, ops: &[Op]) -> Vec<Value> {
                 json!({"type": "lp_withdraw", "pool": "main", "lp": if *junior { "lp2" } else { "lp1" },
                 "tranche": if *junior { "junior" } else { "senior" }, "shares": shares.to_string()}),
             ),
+            Op::HedgeFill { pct, price_bp, fee } => {
+                let pending = w.engine.state().pools["main"]
+                    .hedges
+                    .get("BTC")
+                    .map(|h| h.pending)
+                    .unwrap_or_default();
+                let raw = derivpool_types::Fixed::raw(pending) / 100 * i128::from(*pct);
+                let size = if raw == 0 {
+                    derivpool_types::Base::ONE
+                } else {
+                    derivpool_types::Fixed::from_raw(raw)
+                };
+                let price = spot * (1.0 + f64::from(*price_bp) / 10_000.0);
+                send(
+                    w,
+                    json!({"type": "hedge_fill", "pool": "main", "venue": "v", "underlying": "BTC",
+                    "size": size.to_string(), "price": format!("{price:.2}"), "fee": fee.to_string()}),
+                )
+            }
         }
     }
     log
@@ -298,6 +328,7 @@ fn random_sequences_mostly_apply() {
     let trades = log.iter().filter(|v| v["type"] == "trade").count();
     let mut engine = World::standard().engine;
     let mut applied = 0;
+    let mut hedge_fills = 0;
     for v in &log {
         let ok = engine
             .apply(&Command::from_json(&v.to_string()).unwrap())
@@ -305,7 +336,11 @@ fn random_sequences_mostly_apply() {
         if ok && v["type"] == "trade" {
             applied += 1;
         }
+        if ok && v["type"] == "hedge_fill" {
+            hedge_fills += 1;
+        }
     }
+    assert!(hedge_fills > 0, "no random hedge fill matched a pending order");
     assert!(trades > 50, "{trades}");
     assert!(
         applied * 3 > trades,
