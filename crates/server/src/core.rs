@@ -28,7 +28,7 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use std::collections::{HashMap, VecDeque};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Instant, SystemTime};
 use tokio::sync::{broadcast, oneshot};
 
@@ -175,7 +175,13 @@ pub enum CoreError {
 #[derive(Clone)]
 pub struct CoreHandle {
     tx: mpsc::Sender<Job>,
+    shared: SharedEngine,
 }
+
+/// The engine as of a durable seq, shared with readers; the engine thread empties it before it
+/// answers a batch that changed the state, so a reader never sees a state older than an answer
+/// it has received.
+type SharedEngine = Arc<RwLock<Option<(Arc<Engine>, u64)>>>;
 
 impl CoreHandle {
     /// Applies items in order and answers each once they are durable.
@@ -211,6 +217,14 @@ impl CoreHandle {
     /// enough to run on the caller's thread (quotes). The engine thread clones its state at
     /// most once per batch that changed it, and only when such a read asks.
     pub async fn snapshot(&self) -> Result<(Arc<Engine>, u64), ApiError> {
+        if let Some(hit) = self
+            .shared
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            return Ok(hit.clone());
+        }
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Job::Snapshot(reply))
@@ -270,6 +284,7 @@ pub fn start(
     let (tx, rx) = mpsc::channel();
     let (stopped_tx, stopped) = oneshot::channel();
     let (live, _) = broadcast::channel(config.stream_buffer_max.max(16));
+    let shared: SharedEngine = Arc::new(RwLock::new(None));
     let mut state = Thread {
         journal,
         engine,
@@ -278,7 +293,7 @@ pub fn start(
         ring_start: seq + 1,
         live,
         idempotency: Idempotency::new(config.idempotency_entries_max),
-        shared: None,
+        shared: shared.clone(),
         since_snapshot: 0,
         config,
         metrics,
@@ -300,7 +315,7 @@ pub fn start(
         })
         .expect("spawn the engine thread");
     Core {
-        handle: CoreHandle { tx },
+        handle: CoreHandle { tx, shared },
         stopped,
         thread,
     }
@@ -343,8 +358,8 @@ struct Thread {
     ring_start: u64,
     live: broadcast::Sender<StreamRecord>,
     idempotency: Idempotency,
-    /// The engine as of `seq`, shared with readers; dropped when a batch changes the state.
-    shared: Option<Arc<Engine>>,
+    /// The engine as of `seq`, shared with readers; emptied when a batch changes the state.
+    shared: SharedEngine,
     since_snapshot: u64,
     config: CoreConfig,
     metrics: Arc<Metrics>,
@@ -527,7 +542,7 @@ impl Thread {
             resolved.push(answers);
         }
         if let Some(&last) = seqs.last() {
-            self.shared = None;
+            *self.shared.write().unwrap_or_else(|e| e.into_inner()) = None;
             self.seq = last;
             self.since_snapshot += seqs.len() as u64;
         }
@@ -542,11 +557,11 @@ impl Thread {
             match job {
                 Job::Read(f) => f(&view),
                 Job::Snapshot(reply) => {
-                    let shared = self
-                        .shared
-                        .get_or_insert_with(|| Arc::new(self.engine.clone()))
+                    let mut shared = self.shared.write().unwrap_or_else(|e| e.into_inner());
+                    let hit = shared
+                        .get_or_insert_with(|| (Arc::new(self.engine.clone()), self.seq))
                         .clone();
-                    let _ = reply.send((shared, self.seq));
+                    let _ = reply.send(hit);
                 }
                 Job::Subscribe { from_seq, reply } => {
                     let _ = reply.send(self.subscribe(from_seq));

@@ -251,3 +251,42 @@ async fn sigkill_under_load_never_loses_an_acknowledged_command() {
         "the load acknowledged too little to prove anything: {acked}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_finishes_cleanly_with_a_snapshot_and_restart_recovers_the_same_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = make_keys(dir.path());
+    let (child, addr) = spawn_server(dir.path());
+    let (s, _) = post(addr, &keys.admin, &setup_commands()).await;
+    assert_eq!(s, 200);
+    let (_, b) = post(
+        addr,
+        &keys.alice,
+        &common::trade("alice", common::CALL, "buy", "1"),
+    )
+    .await;
+    assert_eq!(b["applied"], true, "{b}");
+    let (_, before) = get(addr, "/v1/state").await;
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut child = child;
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "SIGTERM exit status {exit}");
+
+    // The shutdown wrote a snapshot at the last seq.
+    let journal = derivpool_store::open(dir.path().to_str().unwrap()).unwrap();
+    assert_eq!(
+        journal.snapshot_seqs().unwrap().first().copied(),
+        before["seq"].as_u64()
+    );
+    drop(journal);
+
+    let (mut child, addr) = spawn_server(dir.path());
+    let (_, after) = get(addr, "/v1/state").await;
+    assert_eq!(before, after);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
