@@ -206,6 +206,7 @@ fn summary_json(
                 "pool_stress_breach": m.pool_stress_breach,
                 "oracle_breaker": m.oracle_breaker,
                 "hedge_position": m.hedge_position,
+                "hedge_gap": m.hedge_gap,
                 "params": state.pools[name].params.values().into_iter().collect::<BTreeMap<_, _>>(),
             }),
         );

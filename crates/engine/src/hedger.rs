@@ -109,6 +109,31 @@ pub fn total_position(pool: &Pool) -> Result<Base, MathError> {
         .try_fold(Base::ZERO, |acc, h| acc.checked_add(h.position))
 }
 
+/// The hedge gap: Σ over underlyings of target − hedge position (what is still pending counts
+/// as not done), base units; zero for a `static` pool (the `hedge_gap` metric, DESIGN.md §5.5).
+/// Markets without a price are skipped.
+pub fn total_gap(state: &State, pool: &Pool, nav: Quote) -> Result<Base, MathError> {
+    if !hedges_enabled(pool) || nav <= Quote::ZERO {
+        return Ok(Base::ZERO);
+    }
+    let mut gap = Base::ZERO;
+    for (u, m) in &pool.markets {
+        let Some(price) = nav::mark_price(state, u) else {
+            continue;
+        };
+        let position = pool.hedges.get(u).map(|h| h.position).unwrap_or_default();
+        let t = target(market_delta(m)?, price, nav, &m.params)?;
+        gap = gap.checked_add(t.checked_sub(position)?)?;
+    }
+    Ok(gap)
+}
+
+/// The target hedge −delta clamped to ±`hedge_cap` × NAV / price, base units.
+pub fn target(delta: Base, price: Price, nav: Quote, p: &Params) -> Result<Base, MathError> {
+    let cap = units_of_nav(nav, p.hedge_cap, price)?;
+    Ok(delta.checked_neg()?.max(cap.checked_neg()?).min(cap))
+}
+
 /// Base units worth `fraction × nav` at `price`, rounded down.
 fn units_of_nav(
     nav: Quote,
@@ -142,8 +167,7 @@ pub fn decide(
     p: &Params,
     now: u64,
 ) -> Result<Decision, MathError> {
-    let cap = units_of_nav(nav, p.hedge_cap, price)?;
-    let target = delta.checked_neg()?.max(cap.checked_neg()?).min(cap);
+    let target = target(delta, price, nav, p)?;
     let band = delta
         .checked_abs()?
         .mul_ratio(p.hedge_band, Rounding::Down)?;

@@ -61,8 +61,10 @@ pub struct PoolMetrics {
     pub locked: Quote,
     /// Queued deposits.
     pub queued_deposits: Quote,
-    /// Hedge position (the hedging issue fills it).
+    /// Hedge position, base units summed over underlyings ([`crate::hedger`]).
     pub hedge_position: Base,
+    /// Hedge gap: Σ target − hedge position, base units (pending orders count as not done).
+    pub hedge_gap: Base,
     /// Open interest and funding per perp.
     pub perps: BTreeMap<String, PerpMetrics>,
     /// Insurance fund.
@@ -90,7 +92,10 @@ pub fn pool_metrics(state: &State, pool_name: &str) -> Result<PoolMetrics, MathE
         location: std::panic::Location::caller(),
     })?;
     let nav_v = nav::nav(state, pool)?;
-    let stress = Quote::from_f64(crate::pool_risk::stress_loss(state, pool, None), Rounding::Up)?;
+    let stress = Quote::from_f64(
+        crate::pool_risk::stress_loss(state, pool, None),
+        Rounding::Up,
+    )?;
     let (senior, junior) = nav::tranche_navs(pool, nav_v)?;
     let mut tranches = BTreeMap::new();
     for (t, v) in [(Tranche::Senior, senior), (Tranche::Junior, junior)] {
@@ -150,6 +155,7 @@ pub fn pool_metrics(state: &State, pool_name: &str) -> Result<PoolMetrics, MathE
         locked: pool.locked,
         queued_deposits: pool.vault.queued_deposit_cash,
         hedge_position: crate::hedger::total_position(pool)?,
+        hedge_gap: crate::hedger::total_gap(state, pool, nav_v)?,
         perps,
         insurance_fund: pool.insurance_fund,
         bad_debt: pool.bad_debt,
@@ -157,7 +163,11 @@ pub fn pool_metrics(state: &State, pool_name: &str) -> Result<PoolMetrics, MathE
         breaker: pool.breakers.active(state.t),
         bad_debt_paid: pool.bad_debt_paid,
         pool_stress_loss: stress,
-        pool_stress_breach: stress.to_f64() > nav_v.to_f64() * pool.params.pool_stress_maintenance.to_f64(),
-        oracle_breaker: pool.markets.keys().any(|u| state.oracle.breaker_active(u, state.t)),
+        pool_stress_breach: stress.to_f64()
+            > nav_v.to_f64() * pool.params.pool_stress_maintenance.to_f64(),
+        oracle_breaker: pool
+            .markets
+            .keys()
+            .any(|u| state.oracle.breaker_active(u, state.t)),
     })
 }

@@ -67,7 +67,13 @@ fn net_delta_after_a_rebalance_is_within_the_band() {
         "first order hedges the whole delta"
     );
     assert_eq!(hedge(&w).pending, size);
+    assert_eq!(
+        w.engine.metrics("main").unwrap().hedge_gap,
+        size,
+        "pending is not done"
+    );
     w.apply(fill(size, "40010", "20"));
+    assert_eq!(w.engine.metrics("main").unwrap().hedge_gap, Base::ZERO);
     let h = hedge(&w);
     assert_eq!(h.position, size);
     assert!(h.pending.is_zero());
