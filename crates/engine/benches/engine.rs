@@ -149,5 +149,100 @@ fn cache_refresh(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, option_trades, cache_refresh);
+/// An account with 10 positions (9 options on two boards and the perp), margined on the
+/// scenario grid (27 grid points + 2 tails per underlying).
+fn margined_engine() -> (Engine, u64) {
+    let (mut e, t) = setup(2, 20);
+    e.apply(&cmd(
+        t,
+        json!({"type": "deposit", "account": "pm", "asset": "USDC", "amount": "10000000"}),
+    ))
+    .unwrap();
+    e.apply(&cmd(
+        t,
+        json!({"type": "set_margin_mode", "account": "pm", "mode": "portfolio"}),
+    ))
+    .unwrap();
+    let mut n = 0;
+    for (x, k, kind, side) in [
+        ("27DEC24", 36_000, "P", "sell"),
+        ("27DEC24", 38_000, "P", "buy"),
+        ("27DEC24", 40_000, "C", "sell"),
+        ("27DEC24", 42_000, "C", "buy"),
+        ("27DEC24", 44_000, "C", "sell"),
+        ("31JAN25", 36_000, "P", "sell"),
+        ("31JAN25", 40_000, "C", "buy"),
+        ("31JAN25", 42_000, "C", "sell"),
+        ("31JAN25", 44_000, "P", "buy"),
+    ] {
+        let r = e.apply(&cmd(
+            t,
+            json!({"type": "trade", "pool": "main", "account": "pm",
+            "instrument": format!("BTC-{x}-{k}-{kind}"), "side": side, "size": "1"}),
+        ));
+        n += usize::from(r.is_ok());
+    }
+    e.apply(&cmd(t, json!({"type": "trade", "pool": "main", "account": "pm", "instrument": "BTC-PERP", "side": "buy", "size": "2"}))).unwrap();
+    assert_eq!(n + 1, 10, "the benchmark account must hold 10 positions");
+    (e, t)
+}
+
+fn portfolio_margin(c: &mut Criterion) {
+    let (e, _) = margined_engine();
+    let state = e.state();
+    let acc = &state.accounts["pm"];
+    c.bench_function("portfolio_margin_10_positions", |b| {
+        b.iter(|| {
+            derivpool_engine::margin::health_of(
+                black_box(state),
+                black_box(acc),
+                derivpool_engine::margin::MarginMode::Portfolio,
+                "USDC",
+                derivpool_engine::margin::PriceBasis::Median,
+            )
+            .unwrap()
+        })
+    });
+}
+
+/// Health of 100,000 accounts (each a copy of the 10-position account) in one pass on one
+/// thread. The copies are put into the state directly: the pool aggregates do not count them,
+/// which a read-only scan does not need.
+fn margin_scan(c: &mut Criterion) {
+    let (e, _) = margined_engine();
+    let mut state = e.state().clone();
+    let acc = state.accounts["pm"].clone();
+    for i in 0..100_000 {
+        state.accounts.insert(format!("acct{i:06}"), acc.clone());
+    }
+    let mut g = c.benchmark_group("margin_scan");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(100_000));
+    g.bench_function("health_100k_accounts_one_core", |b| {
+        b.iter(|| {
+            let mut under = 0usize;
+            for a in state.accounts.values() {
+                let h = derivpool_engine::margin::health_of(
+                    &state,
+                    a,
+                    a.margin,
+                    "USDC",
+                    derivpool_engine::margin::PriceBasis::Median,
+                )
+                .unwrap();
+                under += usize::from(h.maintenance < derivpool_types::Quote::ZERO);
+            }
+            black_box(under)
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    option_trades,
+    cache_refresh,
+    portfolio_margin,
+    margin_scan
+);
 criterion_main!(benches);

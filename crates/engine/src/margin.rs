@@ -142,10 +142,12 @@ fn bs(kind: OptionKind, spot: f64, strike: f64, t: f64, rate: f64, vol: f64) -> 
 }
 
 /// One position, valued for margin.
-struct Valued {
+struct Valued<'a> {
     underlying: String,
     spot: f64,
-    params: Params,
+    params: &'a Params,
+    /// Vol multiples (up, down) for this position's term (options only).
+    vol_mult: (f64, f64),
     value: f64,
     /// Option: (kind, strike, years, rate, vol, size); perp: size in `size`.
     option: Option<(OptionKind, f64, f64, f64, f64)>,
@@ -197,7 +199,8 @@ pub fn health_of(
                     valued.push(Valued {
                         underlying,
                         spot,
-                        params: p.clone(),
+                        params: p,
+                        vol_mult: (1.0, 1.0),
                         value: upnl - owed,
                         option: None,
                         size,
@@ -242,7 +245,8 @@ pub fn health_of(
                     valued.push(Valued {
                         underlying,
                         spot,
-                        params: p.clone(),
+                        params: p,
+                        vol_mult: vol_multiples(years * 365.0, p),
                         value: size * mark,
                         option: Some((kind, k, years, rate, vol)),
                         size,
@@ -298,7 +302,7 @@ pub fn health_of(
                     for vol_state in 0..3 {
                         let mut pnl = 0.0;
                         for v in &vs {
-                            pnl += scenario_pnl(v, spot * (1.0 + shock), vol_state, p);
+                            pnl += scenario_pnl(v, spot * (1.0 + shock), vol_state);
                         }
                         worst = worst.max(-pnl);
                     }
@@ -307,7 +311,7 @@ pub fn health_of(
                 for shock in [-p.scenario_tail_down.to_f64(), p.scenario_tail_up.to_f64()] {
                     let pnl: f64 = vs
                         .iter()
-                        .map(|v| scenario_pnl(v, spot * (1.0 + shock), 1, p))
+                        .map(|v| scenario_pnl(v, spot * (1.0 + shock), 1))
                         .sum();
                     tail = tail.max(-pnl);
                 }
@@ -368,11 +372,11 @@ pub fn health_of(
 }
 
 /// P&L of one position when spot moves to `spot` and vol to state 0 (up), 1 (same), 2 (down).
-fn scenario_pnl(v: &Valued, spot: f64, vol_state: u8, p: &Params) -> f64 {
+fn scenario_pnl(v: &Valued<'_>, spot: f64, vol_state: u8) -> f64 {
     match v.option {
         None => v.size * (spot - v.spot),
         Some((kind, k, years, rate, vol)) => {
-            let (up, down) = vol_multiples(years * 365.0, p);
+            let (up, down) = v.vol_mult;
             let mult = match vol_state {
                 0 => up,
                 1 => 1.0,

@@ -149,7 +149,7 @@ pub fn stress_loss(state: &State, pool: &Pool, change: Option<MarketChange<'_>>)
 }
 
 /// Rejects new risk that would push the pool's stress loss over its limit (unless the change
-/// lowers it).
+/// lowers it). One pass over the book: the change is added to the affected market's vector.
 pub fn check_stress(
     state: &State,
     pool: &Pool,
@@ -158,8 +158,39 @@ pub fn check_stress(
     skew_change: f64,
     nav_after: Quote,
 ) -> Result<(), crate::reject::Reject> {
-    let before = stress_loss(state, pool, None);
-    let after = stress_loss(state, pool, Some((underlying, extra, skew_change)));
+    let (mut before, mut after) = (0.0, 0.0);
+    for (u, m) in &pool.markets {
+        let Some(spot) = crate::nav::mark_price(state, u) else {
+            continue;
+        };
+        let spot = spot.to_f64();
+        let pnl = market_pnl(m, spot, None, 0.0);
+        let loss = worst_loss(&pnl, &m.params);
+        before += loss;
+        if u != underlying {
+            after += loss;
+            continue;
+        }
+        let sc = scenarios(&m.params);
+        let mut changed = pnl;
+        if let Some((e, k, kind, d)) = extra {
+            if let Some(s) = m.boards.get(&e).and_then(|b| b.strikes.get(&k)) {
+                let (values, mark) = match kind {
+                    OptionKind::Call => (&s.scenario_call, s.greeks.call_price.to_f64()),
+                    OptionKind::Put => (&s.scenario_put, s.greeks.put_price.to_f64()),
+                };
+                if values.len() == sc.len() {
+                    for (x, v) in changed.iter_mut().zip(values) {
+                        *x += d * (v.to_f64() - mark);
+                    }
+                }
+            }
+        }
+        for (x, (shock, _, _)) in changed.iter_mut().zip(&sc) {
+            *x -= skew_change * spot * shock;
+        }
+        after += worst_loss(&changed, &m.params);
+    }
     let limit = nav_after.to_f64() * pool.params.pool_stress_new_risk.to_f64();
     if after > limit && after > before {
         return Err(crate::reject!(
