@@ -35,7 +35,8 @@ fn durable_commands(c: &mut Criterion) {
             ..CoreConfig::default()
         },
         Arc::new(Metrics::default()),
-    );
+    )
+    .unwrap();
     let handle = core.handle.clone();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

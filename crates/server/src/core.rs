@@ -11,10 +11,9 @@
 //! decreases; items marked `client_time` (admin keys with `--accept-client-time`) keep theirs.
 //!
 //! Idempotency: answers to items that carried a `request_id` are remembered per (key id,
-//! request id) in a bounded table (oldest evicted first, [`CoreConfig::idempotency_entries_max`]).
-//! The table lives in memory: after a restart a retry of a request answered before the restart
-//! is applied again. The journal stores engine commands only (the command format has no room
-//! for request ids), which is the limit documented in the README.
+//! request id) in a bounded table (oldest evicted first, [`CoreConfig::idempotency_entries_max`])
+//! and, when [`CoreConfig::requests_file`] is set, appended to that file after the journal's
+//! fsync and before the answer, so they survive a restart ([`crate::requests`] has the limits).
 //!
 //! Failure: a fatal journal error (a failed write or fsync) aborts the process at once through
 //! [`fatal_on_io_error`], without answering the batch; any other journal error stops the
@@ -22,6 +21,7 @@
 
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::requests::{check_of, Entry, RequestLog};
 use derivpool_engine::{Command, Engine, Event};
 use derivpool_store::{fatal_on_io_error, snapshot_of, Journal, JournalReader, StoreError};
 use serde::Serialize;
@@ -45,6 +45,9 @@ pub struct CoreConfig {
     pub snapshot_interval_commands: u64,
     /// Stream messages buffered per slow subscriber before it is disconnected.
     pub stream_buffer_max: usize,
+    /// Where answers to requests with a `request_id` are kept across restarts
+    /// ([`crate::requests`]); `None`: in memory only.
+    pub requests_file: Option<std::path::PathBuf>,
 }
 
 impl Default for CoreConfig {
@@ -55,6 +58,7 @@ impl Default for CoreConfig {
             idempotency_entries_max: 100_000,
             snapshot_interval_commands: 100_000,
             stream_buffer_max: 16_384,
+            requests_file: None,
         }
     }
 }
@@ -81,7 +85,7 @@ pub struct RejectBody {
 
 /// The answer to one command: `{seq, applied: true, events}` or
 /// `{applied: false, reject: {code, message}}`.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Answer {
     /// Journal sequence number (applied commands only).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -166,6 +170,9 @@ pub enum CoreError {
     /// The journal failed (e.g. fsync): the process must stop.
     #[error("journal failed, stopping: {0}")]
     Journal(#[from] StoreError),
+    /// The request-id file could not be read or written.
+    #[error("request ids: {0}")]
+    RequestLog(#[from] crate::requests::RequestLogError),
     /// The engine thread panicked (a broken invariant is a bug).
     #[error("engine thread panicked: {0}")]
     Panicked(String),
@@ -273,14 +280,27 @@ pub fn now_s() -> u64 {
         .unwrap_or(0)
 }
 
-/// Starts the engine thread over a recovered engine and its journal.
+/// Starts the engine thread over a recovered engine and its journal (loading the remembered
+/// request ids first, when `config.requests_file` is set).
 pub fn start(
     journal: Box<dyn Journal>,
     engine: Engine,
     seq: u64,
     config: CoreConfig,
     metrics: Arc<Metrics>,
-) -> Core {
+) -> Result<Core, CoreError> {
+    let mut idempotency = Idempotency::new(config.idempotency_entries_max);
+    let request_log = match &config.requests_file {
+        Some(path) => {
+            let (log, entries) = RequestLog::open(path, &*journal, config.idempotency_entries_max)?;
+            tracing::info!(entries = entries.len(), "request ids loaded");
+            for e in entries {
+                idempotency.insert((e.key, e.id), e.answer);
+            }
+            Some(log)
+        }
+        None => None,
+    };
     let (tx, rx) = mpsc::channel();
     let (stopped_tx, stopped) = oneshot::channel();
     let (live, _) = broadcast::channel(config.stream_buffer_max.max(16));
@@ -292,7 +312,8 @@ pub fn start(
         ring: VecDeque::new(),
         ring_start: seq + 1,
         live,
-        idempotency: Idempotency::new(config.idempotency_entries_max),
+        idempotency,
+        request_log,
         shared: shared.clone(),
         since_snapshot: 0,
         config,
@@ -314,11 +335,11 @@ pub fn start(
             let _ = stopped_tx.send(result);
         })
         .expect("spawn the engine thread");
-    Core {
+    Ok(Core {
         handle: CoreHandle { tx, shared },
         stopped,
         thread,
-    }
+    })
 }
 
 struct Idempotency {
@@ -358,6 +379,7 @@ struct Thread {
     ring_start: u64,
     live: broadcast::Sender<StreamRecord>,
     idempotency: Idempotency,
+    request_log: Option<RequestLog>,
     /// The engine as of `seq`, shared with readers; emptied when a batch changes the state.
     shared: SharedEngine,
     since_snapshot: u64,
@@ -503,13 +525,14 @@ impl Thread {
         self.metrics.count_commands(&applied, &rejected);
         // Resolve answers in order, publish stream records in seq order.
         let mut resolved: Vec<Vec<Answer>> = Vec::with_capacity(submissions.len());
+        let mut remembered: Vec<Entry> = Vec::new();
         for (key_id, slots, _) in &submissions {
             let mut answers: Vec<Answer> = Vec::with_capacity(slots.len());
             for slot in slots {
-                let answer = match slot {
-                    Slot::Done(a) => a.clone(),
-                    Slot::SameAs(s, j) if *s == resolved.len() => answers[*j].clone(),
-                    Slot::SameAs(s, j) => resolved[*s][*j].clone(),
+                let (answer, check) = match slot {
+                    Slot::Done(a) => (a.clone(), None),
+                    Slot::SameAs(s, j) if *s == resolved.len() => (answers[*j].clone(), None),
+                    Slot::SameAs(s, j) => (resolved[*s][*j].clone(), None),
                     Slot::Applied {
                         index,
                         events,
@@ -522,24 +545,37 @@ impl Thread {
                             seq,
                             json: stream_json(seq, *t, command_type, events.get()),
                         });
-                        Answer {
+                        let answer = Answer {
                             seq: Some(seq),
                             applied: true,
                             events: Some(events.clone()),
                             reject: None,
                             request_id: request_id.clone(),
-                        }
+                        };
+                        let check = request_id.as_ref().map(|_| check_of(&to_append[*index].1));
+                        (answer, check)
                     }
                 };
                 if let Some(rid) = &answer.request_id {
                     let k = (key_id.clone(), rid.clone());
                     if !self.idempotency.map.contains_key(&k) {
+                        if self.request_log.is_some() {
+                            remembered.push(Entry {
+                                key: k.0.clone(),
+                                id: k.1.clone(),
+                                answer: answer.clone(),
+                                check,
+                            });
+                        }
                         self.idempotency.insert(k, answer.clone());
                     }
                 }
                 answers.push(answer);
             }
             resolved.push(answers);
+        }
+        if let Some(log) = &mut self.request_log {
+            log.append(&remembered)?;
         }
         if let Some(&last) = seqs.last() {
             *self.shared.write().unwrap_or_else(|e| e.into_inner()) = None;

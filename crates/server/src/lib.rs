@@ -26,6 +26,7 @@ pub mod dashboard;
 pub mod error;
 pub mod keys;
 pub mod metrics;
+pub mod requests;
 pub mod roles;
 pub mod stream;
 pub mod views;
@@ -158,7 +159,11 @@ pub fn open(config: &ServeConfig) -> Result<Service, ServeError> {
         "recovered"
     );
     let metrics = Arc::new(Metrics::default());
-    let core = core::start(journal, engine, seq, config.core.clone(), metrics.clone());
+    let mut core_config = config.core.clone();
+    if core_config.requests_file.is_none() {
+        core_config.requests_file = Some(config.data_dir.join(requests::REQUESTS_FILE));
+    }
+    let core = core::start(journal, engine, seq, core_config, metrics.clone())?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let state = api::AppState {
         core: core.handle.clone(),

@@ -62,7 +62,9 @@ fn random_u64() -> u64 {
 
 /// The canonical form of a command, without its time.
 fn canonical(mut v: Value) -> String {
-    v.as_object_mut().unwrap().insert("t".into(), json!(0));
+    let obj = v.as_object_mut().unwrap();
+    obj.remove("request_id");
+    obj.insert("t".into(), json!(0));
     let mut c: Command = serde_json::from_value(v).unwrap();
     c.t = 0;
     c.to_json()
@@ -72,6 +74,8 @@ fn canonical(mut v: Value) -> String {
 struct Log {
     /// Every request sent: its commands (canonical) and, if acknowledged, the answers.
     requests: Vec<(Vec<String>, Option<Value>)>,
+    /// The body and key of each request after the set-up (index + 1 in `requests`).
+    bodies: Vec<(Value, String)>,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -109,17 +113,20 @@ async fn sigkill_under_load_never_loses_an_acknowledged_command() {
                     let cmds: Vec<Value> = (0..n)
                         .map(|_| {
                             let id = counter.fetch_add(1, Ordering::Relaxed);
+                            let rid = format!("r{id}");
                             if id % 5 == 0 {
-                                json!({"type":"trade","pool":"main","account":account,
+                                json!({"type":"trade","pool":"main","account":account,"request_id":rid,
                                        "instrument":common::CALL,"side":"buy","size":format!("0.0{id:06}")})
                             } else {
-                                json!({"type":"deposit","account":account,"asset":"USDC","amount":format!("1.{id:08}")})
+                                json!({"type":"deposit","account":account,"asset":"USDC","request_id":rid,
+                                       "amount":format!("1.{id:08}")})
                             }
                         })
                         .collect();
                     let canon: Vec<String> = cmds.iter().cloned().map(canonical).collect();
                     let index = {
                         let mut l = log.lock().unwrap();
+                        l.bodies.push((Value::Array(cmds.clone()), key.clone()));
                         l.requests.push((canon, None));
                         l.requests.len() - 1
                     };
@@ -149,6 +156,32 @@ async fn sigkill_under_load_never_loses_an_acknowledged_command() {
 
     // The last life: what did the server recover?
     let (_, state) = get(addr, "/v1/state").await;
+    // Retries of acknowledged requests (request ids) get their first answers after the kills,
+    // and apply nothing.
+    let retries: Vec<(Value, String, Value)> = {
+        let l = log.lock().unwrap();
+        l.bodies
+            .iter()
+            .zip(&l.requests[1..])
+            .filter_map(|((body, key), (_, answer))| {
+                answer.clone().map(|a| (body.clone(), key.clone(), a))
+            })
+            .rev()
+            .step_by(7)
+            .take(40)
+            .collect()
+    };
+    assert!(
+        retries.len() >= 20,
+        "too few acknowledged requests to retry"
+    );
+    for (body, key, first) in &retries {
+        let (s, again) = post(addr, key, body).await;
+        assert_eq!(s, 200);
+        assert_eq!(&again, first, "retry of {body}");
+    }
+    let (_, state_after) = get(addr, "/v1/state").await;
+    assert_eq!(state, state_after, "retries applied nothing");
     child.kill().unwrap();
     child.wait().unwrap();
     let served_seq = state["seq"].as_u64().unwrap();
