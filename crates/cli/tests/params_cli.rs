@@ -97,3 +97,31 @@ fn replay_summary_shows_each_pools_current_parameter_values() {
         );
     }
 }
+
+#[test]
+fn hedged_governance_example_replays_with_the_documented_rejects_and_values() {
+    let (code, out, err) = run(&["replay", "--json", "examples/hedged_governance.jsonl"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let codes: Vec<&str> = v["rejects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "hedge_fill_unmatched",
+            "proposal_not_ready",
+            "outside_council_bounds",
+            "not_risk_reducing",
+            "pool_paused"
+        ]
+    );
+    let pool = &v["pools"]["btc-hedged"];
+    assert_eq!(pool["hedge_position"], "10");
+    assert_eq!(pool["params"]["vega_fee_coefficient"], "150");
+    assert_eq!(pool["params"]["perp_open_interest_cap"], "0.5");
+    assert_eq!(pool["params"]["paused"], "1");
+}
