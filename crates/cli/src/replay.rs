@@ -21,7 +21,8 @@ Replay a command log through a fresh engine and summarise the result.
 
 The log is JSON Lines: one command per line, each an object with a \"type\" (create_pool,
 list_underlying, list_expiry, oracle_price, oracle_vol, lp_deposit, lp_withdraw, deposit,
-withdraw, trade, tick) and a time \"t\" in unix seconds that never decreases. Decimal numbers are
+withdraw, trade, tick, hedge_fill, governance_grant, governance_transfer, propose, vote, execute,
+council_set, emergency_set, ...) and a time \"t\" in unix seconds that never decreases. Decimal numbers are
 JSON strings (\"1250.5\"). Empty lines and lines starting with # are skipped.
 
 A command that breaks a rule (not enough collateral, stale oracle, limit price crossed) is a
@@ -30,7 +31,8 @@ Invariants (conservation, zero sum, aggregates) are checked after every applied 
 
 Output: a human summary (pools, accounts, rejects) or, with --json, a JSON object with the keys
 state_hash, commands, applied, rejected, rejects [{line, type, code, message}],
-invariants_checked, invariant_violations, pools and accounts. Decimals are strings.
+invariants_checked, invariant_violations, pools (each with its metrics and its current
+parameter values under params) and accounts. Decimals are strings.
 
 Exit status:
   0  the log replayed (rejects are normal and reported)
