@@ -50,6 +50,16 @@ enum Op {
         junior: bool,
         shares: u32,
     },
+    /// One trader tries to liquidate another.
+    Liquidate {
+        by: usize,
+        who: usize,
+    },
+    /// A trader switches margin mode (refused with open positions).
+    MarginMode {
+        who: usize,
+        portfolio: bool,
+    },
     /// A venue fills a share of the pending hedge order (over 100 %: refused as unmatched).
     HedgeFill {
         pct: u32,
@@ -88,6 +98,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(junior, amount)| Op::LpDeposit { junior, amount }),
         (any::<bool>(), 1u32..=500_000)
             .prop_map(|(junior, shares)| Op::LpWithdraw { junior, shares }),
+        (0usize..3, 0usize..3).prop_map(|(by, who)| Op::Liquidate { by, who }),
+        (0usize..3, any::<bool>()).prop_map(|(who, portfolio)| Op::MarginMode { who, portfolio }),
         (1u32..=120, -200i32..=200, 0u32..=50).prop_map(|(pct, price_bp, fee)| Op::HedgeFill {
             pct,
             price_bp,
@@ -184,6 +196,15 @@ fn play(w: &mut World, ops: &[Op]) -> Vec<Value> {
                 w,
                 json!({"type": "lp_deposit", "pool": "main", "lp": "lpx",
                 "tranche": if *junior { "junior" } else { "senior" }, "amount": amount.to_string()}),
+            ),
+            Op::Liquidate { by, who } => send(
+                w,
+                json!({"type": "liquidate", "pool": "main", "liquidator": TRADERS[*by], "account": TRADERS[*who]}),
+            ),
+            Op::MarginMode { who, portfolio } => send(
+                w,
+                json!({"type": "set_margin_mode", "account": TRADERS[*who],
+                    "mode": if *portfolio { "portfolio" } else { "isolated" }}),
             ),
             Op::LpWithdraw { junior, shares } => send(
                 w,
@@ -340,7 +361,10 @@ fn random_sequences_mostly_apply() {
             hedge_fills += 1;
         }
     }
-    assert!(hedge_fills > 0, "no random hedge fill matched a pending order");
+    assert!(
+        hedge_fills > 0,
+        "no random hedge fill matched a pending order"
+    );
     assert!(trades > 50, "{trades}");
     assert!(
         applied * 3 > trades,
