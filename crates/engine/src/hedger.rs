@@ -102,6 +102,14 @@ pub fn hedge_value(state: &State, pool: &Pool) -> Result<Quote, MathError> {
     Ok(v)
 }
 
+/// The pool's hedge position in one underlying, base units (zero without a hedge).
+pub fn position_of(pool: &Pool, underlying: &str) -> Base {
+    pool.hedges
+        .get(underlying)
+        .map(|h| h.position)
+        .unwrap_or(Base::ZERO)
+}
+
 /// Σ hedge positions over underlyings, base units (the `hedge_position` metric).
 pub fn total_position(pool: &Pool) -> Result<Base, MathError> {
     pool.hedges

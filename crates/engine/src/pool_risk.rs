@@ -8,7 +8,7 @@
 //! `positions × scenarios` multiply-adds:
 //!
 //! ```text
-//! loss_u(s)        = −Σ positions × (value in scenario s − mark) − (−skew) × spot × shock_s
+//! loss_u(s)        = −Σ positions × (value in scenario s − mark) − (−skew + hedge) × spot × shock_s
 //! pool stress loss = Σ_underlyings max(max over the grid of loss_u, tail_weight × max over tails)
 //! ```
 //!
@@ -143,7 +143,12 @@ pub fn stress_loss(state: &State, pool: &Pool, change: Option<MarketChange<'_>>)
             Some((cu, extra, skew)) if cu == u => (extra, skew),
             _ => (None, 0.0),
         };
-        total += worst_loss(&market_pnl(m, spot.to_f64(), extra, skew), &m.params);
+        // The hedge is a linear position like the pool's perp side (−skew): pass it as −Δskew.
+        let hedge = crate::hedger::position_of(pool, u).to_f64();
+        total += worst_loss(
+            &market_pnl(m, spot.to_f64(), extra, skew - hedge),
+            &m.params,
+        );
     }
     total
 }
@@ -164,7 +169,7 @@ pub fn check_stress(
             continue;
         };
         let spot = spot.to_f64();
-        let pnl = market_pnl(m, spot, None, 0.0);
+        let pnl = market_pnl(m, spot, None, -crate::hedger::position_of(pool, u).to_f64());
         let loss = worst_loss(&pnl, &m.params);
         before += loss;
         if u != underlying {

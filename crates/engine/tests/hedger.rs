@@ -168,10 +168,16 @@ fn hedge_pnl_reconciles_with_nav() {
     w.apply(trade("BTC-PERP", "buy", "2"));
     let (_, size, _) = orders(&w.tick())[0];
     assert_eq!(size, Base::from_int(2));
+    let stress_unhedged = w.engine.metrics("main").unwrap().pool_stress_loss;
     let ext0 = w.engine.state().external["USDC"];
     let nav0 = w.engine.metrics("main").unwrap().nav;
     w.apply(fill(size, "40000", "8"));
     let nav1 = w.engine.metrics("main").unwrap().nav;
+    // The pool's stress test counts the hedge: a perp book hedged one for one loses nothing
+    // under spot shocks.
+    let stress_hedged = w.engine.metrics("main").unwrap().pool_stress_loss;
+    assert!(stress_unhedged.to_f64() > 1_000.0, "{stress_unhedged}");
+    assert!(stress_hedged.to_f64() < 1e-6, "{stress_hedged}");
     // Opening pays only the fee.
     assert_eq!(
         nav0.checked_sub(nav1).unwrap().raw(),
