@@ -26,8 +26,10 @@ use derivpool_types::{Fixed, Ratio, Rounding};
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
-/// Thresholds and factors of the rules (module table).
-#[derive(Debug, Clone, PartialEq)]
+/// Thresholds and factors of the rules (module table). Reads from JSON with every field
+/// optional (missing ones take their defaults); factors are decimal strings.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RiskAgentConfig {
     /// Council member name the agent acts as.
     pub member: String,

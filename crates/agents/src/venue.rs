@@ -62,8 +62,9 @@ pub trait Venue {
     fn poll(&mut self, now: u64) -> Vec<VenueFill>;
 }
 
-/// Settings of [`SimVenue`].
-#[derive(Debug, Clone, PartialEq)]
+/// Settings of [`SimVenue`]. Reads from JSON with every field optional (defaults below).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SimVenueConfig {
     /// Name in `hedge_fill` commands.
     pub name: String,

@@ -245,3 +245,15 @@ fn the_engine_accepts_the_agents_commands_and_logs_the_reason() {
     let line = cmds[0].to_json();
     assert!(line.contains("\"type\":\"council_set\"") && line.contains("\"reason\""));
 }
+
+#[test]
+fn config_reads_from_json_with_defaults_for_missing_fields() {
+    let c: RiskAgentConfig =
+        serde_json::from_str(r#"{"member": "bot", "fee_widen_factor": "2", "gap_min": 0.05}"#)
+            .unwrap();
+    assert_eq!(c.member, "bot");
+    assert_eq!(c.fee_widen_factor.to_string(), "2");
+    assert_eq!(c.gap_min, 0.05);
+    assert_eq!(c.cooldown_s, RiskAgentConfig::default().cooldown_s);
+    assert!(serde_json::from_str::<RiskAgentConfig>(r#"{"nope": 1}"#).is_err());
+}
