@@ -141,3 +141,73 @@ impl RequestLog {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(seq: Option<u64>, rid: &str) -> Answer {
+        Answer {
+            seq,
+            applied: seq.is_some(),
+            events: None,
+            reject: None,
+            request_id: Some(rid.to_string()),
+        }
+    }
+
+    #[test]
+    fn entries_are_kept_only_when_the_journal_still_holds_their_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut journal = derivpool_store::open(dir.path().to_str().unwrap()).unwrap();
+        let cmd = |n: u64| format!(r#"{{"t":{n},"type":"tick"}}"#);
+        journal.append_batch(&[(1, cmd(1)), (2, cmd(2))]).unwrap();
+        let path = dir.path().join(REQUESTS_FILE);
+        let entries = [
+            Entry {
+                key: "k".into(),
+                id: "good".into(),
+                answer: answer(Some(1), "good"),
+                check: Some(check_of(&cmd(1))),
+            },
+            // The journal lost this batch and seq 2 is now another command.
+            Entry {
+                key: "k".into(),
+                id: "lost".into(),
+                answer: answer(Some(2), "lost"),
+                check: Some(check_of(&cmd(9))),
+            },
+            Entry {
+                key: "k".into(),
+                id: "beyond".into(),
+                answer: answer(Some(3), "beyond"),
+                check: Some(check_of(&cmd(3))),
+            },
+            Entry {
+                key: "k".into(),
+                id: "rejected".into(),
+                answer: answer(None, "rejected"),
+                check: None,
+            },
+        ];
+        let mut text: String = entries
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap() + "\n")
+            .collect();
+        text.push_str("{\"key\":\"k\",\"id\":\"torn"); // a torn last line
+        std::fs::write(&path, text).unwrap();
+
+        let (mut log, kept) = RequestLog::open(&path, &*journal, 100).unwrap();
+        let ids: Vec<&str> = kept.iter().map(|e| e.id.as_str()).collect();
+        assert_eq!(ids, ["good", "rejected"]);
+        log.append(&entries[..1]).unwrap();
+        let (_, again) = RequestLog::open(&path, &*journal, 100).unwrap();
+        assert_eq!(
+            again.len(),
+            3,
+            "the file was rewritten with the kept entries, then appended"
+        );
+        let (_, newest) = RequestLog::open(&path, &*journal, 1).unwrap();
+        assert_eq!(newest.len(), 1);
+    }
+}

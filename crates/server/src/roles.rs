@@ -40,6 +40,9 @@ pub const RULES: &[Rule] = &[
     rule("propose", Role::Governance, Some("proposer")),
     rule("vote", Role::Governance, Some("voter")),
     rule("execute", Role::Governance, None),
+    rule("governance_transfer", Role::Governance, Some("from")),
+    rule("council_set", Role::Governance, Some("member")),
+    rule("emergency_set", Role::Governance, Some("member")),
 ];
 
 /// Checks that `key` may send `command` (a JSON object with a string `"type"`); the error is
