@@ -152,3 +152,53 @@ async fn concurrent_clients_stream_resume_and_restart_keep_every_command() {
     assert_eq!(b["seq"].as_u64(), Some(new_last + 1));
     server.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lagging_subscriber_is_told_where_to_resume_and_resuming_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = make_keys(dir.path());
+    let mut config = derivpool_server::ServeConfig::new(dir.path());
+    config.listen = "127.0.0.1:0".into();
+    config.core.stream_buffer_max = 16;
+    let server = derivpool_server::start(&config).await.unwrap();
+    let addr = server.addr;
+    let mut ws = connect(addr, Some(1)).await;
+    // 2,000 commands in one batch: far more than the subscriber's buffer of 16.
+    let cmds: Vec<Value> = (0..2000)
+        .map(|i| json!({"type":"deposit","account":format!("a{}", i % 7),"asset":"USDC","amount":"1"}))
+        .collect();
+    let (s, _) = post(addr, &keys.admin, &Value::Array(cmds)).await;
+    assert_eq!(s, 200);
+    let mut seen = Vec::new();
+    let mut resumes = 0;
+    while seen.last().copied() != Some(2000) {
+        let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
+            .await
+            .expect("message");
+        let text = match msg {
+            Some(Ok(Message::Text(t))) => t,
+            Some(Ok(_)) => continue,
+            None | Some(Err(_)) => panic!("stream ended without a lag notice"),
+        };
+        let v: Value = serde_json::from_str(&text).unwrap();
+        if v["code"] == "lagged" {
+            let from = v["resume_from_seq"].as_u64().unwrap();
+            assert_eq!(
+                from,
+                seen.last().map_or(1, |s| s + 1),
+                "resume right after the last message"
+            );
+            resumes += 1;
+            assert!(resumes < 500, "no progress");
+            ws = connect(addr, Some(from)).await;
+            continue;
+        }
+        seen.push(v["seq"].as_u64().unwrap());
+    }
+    assert_eq!(seen, (1..=2000).collect::<Vec<u64>>());
+    assert!(
+        resumes >= 1,
+        "the subscriber never lagged, so the lag path went untested"
+    );
+    server.shutdown().await.unwrap();
+}
