@@ -179,13 +179,27 @@ impl Engine {
     /// Quotes a trade (option or perp) at time `now` without changing anything. The error is
     /// the reject the trade would get.
     pub fn quote(&self, req: &TradeRequest<'_>, now: u64) -> Result<TradeQuote, Reject> {
+        // The same gates as `apply`: generation, pause / reduce-only, hedge venue capacity.
+        let as_command = CommandKind::Trade {
+            pool: req.pool.to_string(),
+            account: req.account.to_string(),
+            instrument: req.instrument.to_string(),
+            side: req.side,
+            size: req.size,
+            limit_price: req.limit_price,
+        };
+        crate::generation::check(&self.state, &as_command)?;
+        crate::governance::check_controls(&self.state, &as_command)?;
         match Instrument::parse(req.instrument)
             .map_err(|e| Reject::new(RejectCode::UnknownInstrument, e.to_string()))?
         {
             Instrument::Option { .. } => {
-                options::quote(&self.state, req, now).map(|q| TradeQuote::Option(Box::new(q)))
+                let q = options::quote(&self.state, req, now)?;
+                crate::hedger::check_capacity(&self.state, req)?;
+                Ok(TradeQuote::Option(Box::new(q)))
             }
             Instrument::Perp { underlying } => {
+                crate::hedger::check_capacity(&self.state, req)?;
                 // A perp fill touches funding, the position and margin: run it on a copy.
                 let mut copy = self.state.clone();
                 copy.t = now.max(copy.t);

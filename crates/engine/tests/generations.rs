@@ -100,3 +100,31 @@ fn cross_margin_pool_spans_underlyings_and_hedges_each() {
     let m = w.engine.metrics("main").unwrap();
     assert_eq!(m.perps.len(), 2);
 }
+
+#[test]
+fn quotes_apply_the_same_gates_as_trades() {
+    use derivpool_engine::{Side, TradeRequest};
+    let w = World::standard_with("static", json!({}));
+    let req = |instrument: &'static str, side: Side| TradeRequest {
+        pool: "main",
+        account: "alice",
+        instrument,
+        side,
+        size: derivpool_types::Base::ONE,
+        limit_price: None,
+    };
+    let perp = w
+        .engine
+        .quote(&req("BTC-PERP", Side::Buy), w.t)
+        .unwrap_err();
+    assert_eq!(perp.code.as_str(), "generation_unsupported");
+    let short = w
+        .engine
+        .quote(&req("BTC-27DEC24-40000-C", Side::Sell), w.t)
+        .unwrap_err();
+    assert_eq!(short.code.as_str(), "generation_unsupported");
+    assert!(w
+        .engine
+        .quote(&req("BTC-27DEC24-40000-C", Side::Buy), w.t)
+        .is_ok());
+}
