@@ -246,7 +246,11 @@ pub fn health_of(
                         underlying,
                         spot,
                         params: p,
-                        vol_mult: vol_multiples(years * 365.0, p),
+                        vol_mult: if mode == MarginMode::Portfolio {
+                            vol_multiples(years * 365.0, p)
+                        } else {
+                            (1.0, 1.0)
+                        },
                         value: size * mark,
                         option: Some((kind, k, years, rate, vol)),
                         size,

@@ -81,11 +81,11 @@ pub fn scenario_values(
 /// position `(expiry_t, strike, kind, Δ contracts)` and perp skew change `Δskew` (base units).
 pub fn market_pnl(
     market: &Market,
+    sc: &[(f64, u8, bool)],
     spot: f64,
     extra: Option<OptionChange>,
     skew_change: f64,
 ) -> Vec<f64> {
-    let sc = scenarios(&market.params);
     let mut pnl = vec![0.0; sc.len()];
     for (expiry_t, b) in &market.boards {
         for (k, s) in &b.strikes {
@@ -118,10 +118,9 @@ pub fn market_pnl(
 }
 
 /// Worst loss of a scenario P&L vector (grid and damped tails), ≥ 0.
-pub fn worst_loss(pnl: &[f64], p: &Params) -> f64 {
-    let sc = scenarios(p);
+pub fn worst_loss(pnl: &[f64], sc: &[(f64, u8, bool)], p: &Params) -> f64 {
     let (mut grid, mut tail) = (0.0f64, 0.0f64);
-    for (x, (_, _, is_tail)) in pnl.iter().zip(&sc) {
+    for (x, (_, _, is_tail)) in pnl.iter().zip(sc) {
         if *is_tail {
             tail = tail.max(-x);
         } else {
@@ -145,8 +144,10 @@ pub fn stress_loss(state: &State, pool: &Pool, change: Option<MarketChange<'_>>)
         };
         // The hedge is a linear position like the pool's perp side (−skew): pass it as −Δskew.
         let hedge = crate::hedger::position_of(pool, u).to_f64();
+        let sc = scenarios(&m.params);
         total += worst_loss(
-            &market_pnl(m, spot.to_f64(), extra, skew - hedge),
+            &market_pnl(m, &sc, spot.to_f64(), extra, skew - hedge),
+            &sc,
             &m.params,
         );
     }
@@ -169,14 +170,20 @@ pub fn check_stress(
             continue;
         };
         let spot = spot.to_f64();
-        let pnl = market_pnl(m, spot, None, -crate::hedger::position_of(pool, u).to_f64());
-        let loss = worst_loss(&pnl, &m.params);
+        let sc = scenarios(&m.params);
+        let pnl = market_pnl(
+            m,
+            &sc,
+            spot,
+            None,
+            -crate::hedger::position_of(pool, u).to_f64(),
+        );
+        let loss = worst_loss(&pnl, &sc, &m.params);
         before += loss;
         if u != underlying {
             after += loss;
             continue;
         }
-        let sc = scenarios(&m.params);
         let mut changed = pnl;
         if let Some((e, k, kind, d)) = extra {
             if let Some(s) = m.boards.get(&e).and_then(|b| b.strikes.get(&k)) {
@@ -194,7 +201,7 @@ pub fn check_stress(
         for (x, (shock, _, _)) in changed.iter_mut().zip(&sc) {
             *x -= skew_change * spot * shock;
         }
-        after += worst_loss(&changed, &m.params);
+        after += worst_loss(&changed, &sc, &m.params);
     }
     let limit = nav_after.to_f64() * pool.params.pool_stress_new_risk.to_f64();
     if after > limit && after > before {
