@@ -71,9 +71,29 @@ pub struct AppState {
         stream::get_stream,
         get_metrics
     ),
-    components(schemas(ErrorBody, crate::core::Answer, crate::core::RejectBody))
+    components(schemas(ErrorBody, crate::core::Answer, crate::core::RejectBody)),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme (API keys from `derivpool keys create`).
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key from `derivpool keys create`"))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The router with every route and layer.
 pub fn router(state: AppState) -> Router {

@@ -510,6 +510,10 @@ async fn openapi_docs_and_dashboard_are_served_without_external_resources() {
             "{path} missing from the OpenAPI document"
         );
     }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
     let (s, html) = call(&app, "GET", "/docs/", None, Body::empty()).await;
     assert_eq!(s, StatusCode::OK);
     assert!(html.contains("swagger"), "{html}");
