@@ -15,7 +15,7 @@
 //! | mechanism | module |
 //! |---|---|
 //! | command vocabulary (the public interface) | [`command`] |
-//! | events, rejects and their codes | [`event`], [`reject`] |
+//! | events, rejects and their codes | [`event`], [`reject`](mod@reject) |
 //! | parameters, defaults and bounds | [`params`] |
 //! | instrument names and expiries | [`instrument`] |
 //! | oracle median, vol slices | [`oracle`] |
