@@ -131,7 +131,9 @@ async fn track_latency(State(metrics): State<Arc<Metrics>>, req: Request, next: 
         _ => "OTHER",
     };
     let response = next.run(req).await;
-    metrics.observe_http(&route, method, started.elapsed().as_secs_f64());
+    let elapsed = started.elapsed();
+    metrics.observe_http(&route, method, elapsed.as_secs_f64());
+    tracing::debug!(%route, method, status = response.status().as_u16(), ?elapsed, "request");
     response
 }
 
