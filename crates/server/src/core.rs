@@ -56,7 +56,7 @@ impl Default for CoreConfig {
             batch_commands_max: 8192,
             ring_records_max: 65_536,
             idempotency_entries_max: 100_000,
-            snapshot_interval_commands: 100_000,
+            snapshot_interval_commands: derivpool_store::SnapshotPolicy::DEFAULT_EVERY_COMMANDS,
             stream_buffer_max: 16_384,
             requests_file: None,
         }
