@@ -46,6 +46,8 @@ pub struct Stats {
     pub hedge_orders: u64,
     /// Hedge fills applied.
     pub hedge_fills: u64,
+    /// Positions reduced by auto-deleveraging.
+    pub adl: u64,
 }
 
 /// Engine + command log + counters.
@@ -131,6 +133,13 @@ impl Exec {
                 self.stats.lp_withdrawn_value += f(paid);
             }
             Event::BoardSettled { .. } => self.stats.settlements += 1,
+            Event::Liquidated { .. } => self.stats.liquidations += 1,
+            Event::BadDebtPaid { layer, amount, .. } => {
+                *self.stats.bad_debt.entry(layer.clone()).or_default() += f(amount);
+            }
+            Event::HedgeOrder { .. } => self.stats.hedge_orders += 1,
+            Event::HedgeFilled { .. } => self.stats.hedge_fills += 1,
+            Event::AutoDeleveraged { .. } => self.stats.adl += 1,
             Event::BreakerTripped { breaker, .. } => {
                 *self.stats.breakers.entry(breaker.to_string()).or_default() += 1;
             }

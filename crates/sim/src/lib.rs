@@ -15,12 +15,14 @@
 //! | CSV candle replay and cleaning | [`candles`] |
 //! | oracle sources, noise, delays, outages, stale feeds, manipulation, vol slices | [`oracle`] |
 //! | agents | [`agents`] |
-//! | hedge venue | [`venue`] |
 //! | scenarios by name | [`scenario`] |
 //! | the run loop | [`runner`] |
 //! | time series and summary | [`summary`] |
 //! | report files (JSON, CSV, HTML with inline SVG) | [`report`] |
 //! | parameter sweeps | [`sweep`] |
+//!
+//! The hedge venue, the hedge loop and the risk agent come from `derivpool-agents`, shared with
+//! the server, so the simulator drives the same loop as production.
 //!
 //! The crate does no file or terminal IO: it returns strings, and the CLI writes them.
 
@@ -36,7 +38,6 @@ pub mod scenario;
 pub mod summary;
 pub mod sweep;
 pub mod time;
-pub mod venue;
 
 pub use runner::{run, InvariantCheck, RunOutput, SimConfig, SimError};
 pub use scenario::Scenario;

@@ -10,8 +10,9 @@
 
 use crate::rng::SimRng;
 use derivpool_engine::{CommandKind, SviParams};
-use derivpool_types::{Fixed, Price, Ratio, Rounding};
+use derivpool_types::{Price, Ratio};
 use serde::Serialize;
+use std::str::FromStr;
 
 /// A window of time relative to the path start, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -108,14 +109,27 @@ pub struct OracleAgent {
     pub last_median: f64,
 }
 
-/// A price as a fixed-point value (panics only for non-finite input, which the paths exclude).
-pub fn price(x: f64) -> Price {
-    Price::from_f64(x, Rounding::Down).expect("finite positive price")
+/// `x` rounded to `places` decimals as a fixed-point value, so that the log reads `61234.57`
+/// rather than the binary expansion of a float. Panics only for non-finite input, which the
+/// paths and agents exclude.
+pub fn decimal<T: FromStr>(x: f64, places: usize) -> T
+where
+    T::Err: std::fmt::Debug,
+{
+    assert!(x.is_finite(), "non-finite amount {x}");
+    format!("{x:.places$}")
+        .parse()
+        .expect("a rounded decimal parses")
 }
 
-/// A ratio as a fixed-point value.
+/// A price, to the cent.
+pub fn price(x: f64) -> Price {
+    decimal(x, 2)
+}
+
+/// A ratio, to 12 decimals.
 pub fn ratio(x: f64) -> Ratio {
-    Ratio::from_f64(x, Rounding::Down).expect("finite ratio")
+    decimal(x, 12)
 }
 
 impl OracleAgent {
@@ -211,19 +225,19 @@ pub fn svi_slice(vol: f64, years: f64) -> SviParams {
     let years = years.max(1e-6);
     let (b, rho, m, sigma) = (0.08 * years.sqrt(), -0.3, 0.0, 0.1);
     let a = vol * vol * years - b * sigma;
-    let r = |x: f64| Ratio::from_f64((x * 1e12).round() / 1e12, Rounding::Down).expect("finite");
     SviParams {
-        a: r(a),
-        b: r(b),
-        rho: r(rho),
-        m: r(m),
-        sigma: r(sigma),
+        a: ratio(a),
+        b: ratio(b),
+        rho: ratio(rho),
+        m: ratio(m),
+        sigma: ratio(sigma),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use derivpool_types::Fixed;
 
     fn prices(out: &[CommandKind]) -> Vec<f64> {
         out.iter()

@@ -20,7 +20,12 @@ pub fn timeseries_csv(rows: &[Row]) -> String {
     for r in rows {
         let _ = write!(s, "{},{}", r.t, format_utc(r.t));
         for (_, f) in COLUMNS {
-            let _ = write!(s, ",{}", f(r));
+            let v = f(r);
+            if v.is_nan() {
+                s.push(',');
+            } else {
+                let _ = write!(s, ",{v}");
+            }
         }
         s.push('\n');
     }

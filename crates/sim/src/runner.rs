@@ -9,7 +9,9 @@
 //! once, every other agent acts in a shuffled order, and a time-series row is recorded.
 
 use crate::agents::lp::LpAgent;
-use crate::agents::ops::Keeper;
+use crate::agents::ops::{
+    bound_text, Hedger, Keeper, Liquidator, RiskAgentDriver, COUNCIL_BOUNDS, RISK_AGENT_MEMBER,
+};
 use crate::agents::options::{Arbitrageur, InformedOptionTrader, NoiseOptionTrader};
 use crate::agents::perps::{PerpStyle, PerpTrader};
 use crate::agents::{Agent, View};
@@ -38,6 +40,8 @@ pub const SYNTHETIC_T0: u64 = 1_735_689_600;
 pub const SYNTHETIC_SPOT0: f64 = 60_000.0;
 /// Boards are listed for every Friday expiry within this horizon.
 pub const LISTING_HORIZON_S: u64 = 22 * DAY_S;
+/// Fewest agents in a run.
+pub const AGENTS_MIN: usize = 12;
 /// Most steps a run may have (a year of one-minute steps).
 pub const STEPS_MAX: usize = 525_600;
 
@@ -162,7 +166,7 @@ pub fn build_path(cfg: &SimConfig) -> Result<MarketPath, SimError> {
 
 /// The agent population for `n` agents (the keeper is counted but run separately).
 pub fn population(cfg: &SimConfig, spot0: f64) -> Vec<Box<dyn Agent>> {
-    let n = cfg.agents.max(10);
+    let n = cfg.agents.max(AGENTS_MIN);
     let seed = cfg.seed;
     let rng = |name: &str| SimRng::stream(seed, &format!("agent/{name}"));
     let mut agents: Vec<Box<dyn Agent>> = Vec::with_capacity(n);
@@ -170,7 +174,9 @@ pub fn population(cfg: &SimConfig, spot0: f64) -> Vec<Box<dyn Agent>> {
     let informed = (n / 12).max(1);
     let arbs = (n / 25).max(1);
     let perps = n / 4;
-    let noise = n - 1 - lps - informed - arbs - perps;
+    let liquidators = (n / 33).max(1);
+    // The keeper, the hedger and the risk agent run outside this list.
+    let noise = n - 3 - lps - informed - arbs - perps - liquidators;
     let (run_lo, run_hi) = cfg.scenario.lp_run_thresholds();
     // 10M senior and 3M junior at the default 100 agents, scaled with the population.
     let scale = n as f64 / 100.0;
@@ -193,13 +199,22 @@ pub fn population(cfg: &SimConfig, spot0: f64) -> Vec<Box<dyn Agent>> {
             name, tranche, capital, threshold, 0.05, r,
         )));
     }
+    for i in 0..liquidators {
+        let name = format!("liquidator-{i:03}");
+        let r = rng(&name);
+        agents.push(Box::new(Liquidator::new(
+            name,
+            5_000_000.0 * scale.max(0.2),
+            r,
+        )));
+    }
     for i in 0..noise {
         let name = format!("opt-noise-{i:03}");
         let r = rng(&name);
         agents.push(Box::new(NoiseOptionTrader::new(
             name,
             400_000.0,
-            1.0,
+            0.3,
             0.6,
             (0.2 * spot0, 1.2 * spot0),
             r,
@@ -241,9 +256,12 @@ pub fn population(cfg: &SimConfig, spot0: f64) -> Vec<Box<dyn Agent>> {
         let name = format!("perp-{tag}-{i:03}");
         let mut r = rng(&name);
         let lookback = (steps_per_day as f64 * r.range(0.5, 3.0)) as usize;
-        let notional = r.range(1.0, 4.0) * spot0;
+        // Leverage from 0.5× to 7× (maintenance margin is 5 %: the boldest are liquidated by
+        // a 10 % adverse move).
+        let collateral = 100_000.0;
+        let notional = r.range(0.5, 7.0) * collateral;
         agents.push(Box::new(PerpTrader::new(
-            name, style, 300_000.0, notional, lookback, 3.0, r,
+            name, style, collateral, notional, lookback, 3.0, r,
         )));
     }
     agents
@@ -307,6 +325,37 @@ impl Boards {
     }
 }
 
+/// Gives the DAO its tokens and proposes (and votes) that the risk agent joins the risk council
+/// with bounds around the current values of the parameters it moves. Returns the number of
+/// proposals, executed after the voting period and timelock.
+fn setup_council(ex: &mut Exec, params: &Params) -> u64 {
+    let mut actions = vec![serde_json::json!({"type": "council_add", "member": RISK_AGENT_MEMBER})];
+    for (name, lo, hi) in COUNCIL_BOUNDS {
+        let Some(v) = params.get(name).and_then(|v| v.parse::<f64>().ok()) else {
+            continue;
+        };
+        actions.push(serde_json::json!({"type": "council_bounds", "param": name,
+            "min": bound_text(name, v * lo), "max": bound_text(name, v * hi)}));
+    }
+    let grant =
+        serde_json::json!({"type": "governance_grant", "account": "dao", "amount": "1000000"});
+    let mut cmds = vec![grant];
+    for (i, a) in actions.iter().enumerate() {
+        cmds.push(
+            serde_json::json!({"type": "propose", "pool": POOL, "proposer": "dao", "action": a}),
+        );
+        cmds.push(
+            serde_json::json!({"type": "vote", "proposal": i + 1, "voter": "dao", "support": true}),
+        );
+    }
+    for c in cmds {
+        let kind: CommandKind =
+            serde_json::from_value(c).expect("governance commands are well formed");
+        let _ = ex.submit("governance", kind);
+    }
+    actions.len() as u64
+}
+
 /// Runs a simulation. `progress(done, total)` is called now and then with steps done.
 pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<RunOutput, SimError> {
     let path = build_path(cfg)?;
@@ -315,7 +364,8 @@ pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<Ru
         .map_err(|e| SimError::Params(e.to_string()))?;
     let steps = path.len() - 1;
     let t0 = path.t[0];
-    let warmup = (params.deposit_delay_s + 2 * HOUR_S).div_ceil(HOUR_S) * HOUR_S;
+    let governance_s = params.governance_voting_period_s + params.governance_timelock_s;
+    let warmup = (params.deposit_delay_s.max(governance_s) + 2 * HOUR_S).div_ceil(HOUR_S) * HOUR_S;
     let mut ex = Exec::new(cfg.invariant_check == InvariantCheck::EveryCommand);
     let len_s = steps as u64 * cfg.step_s;
     let script = if cfg.scenario == Scenario::Replay {
@@ -362,9 +412,12 @@ pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<Ru
     };
     post(&mut ex, &mut oracle, &boards, t_setup);
     boards.list_new(&mut ex, &mut oracle, t_setup, spot0, vol0);
+    let proposals = setup_council(&mut ex, &params);
     let mut agents = population(cfg, spot0);
-    let n_agents = agents.len() + 1;
+    let n_agents = agents.len() + 3;
     let mut keeper = Keeper;
+    let mut hedger = Hedger::new(cfg.seed);
+    let mut risk_agent = RiskAgentDriver::new();
     {
         let view = View {
             pool: POOL,
@@ -381,9 +434,16 @@ pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<Ru
         }
     }
     let mut t = t_setup + HOUR_S;
+    let mut executed = false;
     while t < t0 {
         ex.t = t;
         post(&mut ex, &mut oracle, &boards, t);
+        if !executed && t >= t_setup + governance_s + HOUR_S {
+            executed = true;
+            for id in 1..=proposals {
+                let _ = ex.submit("governance", CommandKind::Execute { proposal: id });
+            }
+        }
         let _ = ex.submit("keeper", CommandKind::Tick {});
         t += HOUR_S;
     }
@@ -424,7 +484,12 @@ pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<Ru
             metrics: None,
             oracle_live: live,
         };
+        hedger.poll(&mut ex);
         keeper.act(&mut ex, &view0);
+        hedger.route(&ex);
+        if live {
+            risk_agent.act(&mut ex, POOL);
+        }
         let metrics = ex.engine.metrics(POOL);
         let view = View {
             metrics: metrics.as_ref(),

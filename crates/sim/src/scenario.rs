@@ -5,9 +5,9 @@
 //! | `calm` | GBM at 55 % vol, no drift |
 //! | `crash` | stochastic vol; at 40 % of the run the price falls 50 % within one day and vol doubles |
 //! | `vol-spike` | stochastic vol; vol triples for a week from 35 % of the run |
-//! | `oracle-outage` | calm market; every source silent for 6 h at 30 %, one source stale for 12 h at 60 % |
+//! | `oracle-outage` | calm market; every source silent for 12 h at 30 %, one source stale for 12 h at 60 % |
 //! | `oracle-manipulation` | calm market; one source pushed 30 % up for 12 h at 40 % |
-//! | `bank-run` | −30 % over 12 h at 30 %, vol ×1.5; LPs run at drawdowns of 0.2–2 % |
+//! | `bank-run` | −35 % over 12 h at 30 %, vol ×1.5; LPs run at drawdowns of 0.02–0.2 % |
 //! | `replay` | real candles from a CSV file ([`crate::candles`]) |
 
 use crate::market::{Overlay, PathModel};
@@ -108,7 +108,7 @@ impl Scenario {
             Scenario::BankRun => vec![Overlay::Crash {
                 start_s: at(0.3),
                 length_s: 12 * 3600,
-                factor: 0.7,
+                factor: 0.65,
                 vol_mult: 1.5,
             }],
             _ => Vec::new(),
@@ -123,7 +123,7 @@ impl Scenario {
             Scenario::OracleOutage => {
                 o.outages.push(Window {
                     start_s: at(0.3),
-                    length_s: 6 * 3600,
+                    length_s: 12 * 3600,
                 });
                 o.stale.push((
                     2,
@@ -149,7 +149,7 @@ impl Scenario {
     /// The range of drawdowns at which LPs run.
     pub fn lp_run_thresholds(self) -> (f64, f64) {
         match self {
-            Scenario::BankRun => (0.002, 0.02),
+            Scenario::BankRun => (0.0002, 0.002),
             _ => (0.05, 0.3),
         }
     }

@@ -71,6 +71,9 @@ pub struct Row {
     pub rejects: f64,
 }
 
+/// Below this many shares outstanding a tranche counts as empty (only dead shares left).
+pub const HELD_SHARES_MIN: f64 = 1.0;
+
 /// CSV columns in order, with their accessors.
 pub const COLUMNS: &[(&str, fn(&Row) -> f64)] = &[
     ("spot", |r| r.spot),
@@ -139,13 +142,22 @@ impl Row {
         };
         if let Some(m) = m {
             r.nav = m.nav.to_f64();
+            // A tranche whose LPs have all left holds only its dead shares: its "share price" is
+            // then the residue over 0.001 shares, not a price anyone holds; leave it out (NaN).
+            let price_of = |t: &derivpool_engine::metrics::TrancheMetrics| {
+                if t.shares.to_f64() >= HELD_SHARES_MIN {
+                    t.share_price.to_f64()
+                } else {
+                    f64::NAN
+                }
+            };
             if let Some(s) = m.tranches.get("senior") {
                 r.senior_nav = s.nav.to_f64();
-                r.senior_share_price = s.share_price.to_f64();
+                r.senior_share_price = price_of(s);
             }
             if let Some(j) = m.tranches.get("junior") {
                 r.junior_nav = j.nav.to_f64();
-                r.junior_share_price = j.share_price.to_f64();
+                r.junior_share_price = price_of(j);
             }
             r.delta = m.net_delta.to_f64();
             r.gamma = m.net_gamma.to_f64();
@@ -169,7 +181,7 @@ impl Row {
 pub fn max_drawdown(xs: impl IntoIterator<Item = f64>) -> f64 {
     let (mut peak, mut dd) = (0.0f64, 0.0f64);
     for x in xs {
-        if x <= 0.0 {
+        if x.is_nan() || x <= 0.0 {
             continue;
         }
         peak = peak.max(x);
@@ -206,6 +218,9 @@ pub struct TrancheOutcome {
     pub max_drawdown: f64,
     /// Whether the senior tranche lost (the same flag in both tranches, for tables).
     pub senior_loss: bool,
+    /// True when every LP of the tranche had left by the end (return and drawdown then cover
+    /// the time it had LPs).
+    pub emptied: bool,
 }
 
 /// The run's summary (`summary.json`). Same seed and options: byte-identical JSON.
@@ -319,38 +334,34 @@ impl Summary {
         for a in agents {
             *kinds.entry(a.kind()).or_default() += 1;
         }
-        let tranche = |nav0: f64, nav1: f64, sp0: f64, sp1: f64, dd: f64| TrancheOutcome {
-            nav_start: r2(nav0),
-            nav_end: r2(nav1),
-            share_price_start: r6(sp0),
-            share_price_end: r6(sp1),
-            ret: if sp0 > 0.0 { r6(sp1 / sp0 - 1.0) } else { 0.0 },
-            max_drawdown: r6(dd),
-            senior_loss: false,
+        let tranche = |nav0: f64, nav1: f64, prices: &[f64]| {
+            let valid = || prices.iter().copied().filter(|x| x.is_finite() && *x > 0.0);
+            let sp0 = valid().next().unwrap_or(0.0);
+            let sp1 = valid().last().unwrap_or(0.0);
+            TrancheOutcome {
+                nav_start: r2(nav0),
+                nav_end: r2(nav1),
+                share_price_start: r6(sp0),
+                share_price_end: r6(sp1),
+                ret: if sp0 > 0.0 { r6(sp1 / sp0 - 1.0) } else { 0.0 },
+                max_drawdown: r6(max_drawdown(valid())),
+                senior_loss: false,
+                emptied: prices.last().is_none_or(|x| x.is_nan()),
+            }
         };
+        let series =
+            |f: fn(&Row) -> f64| -> Vec<f64> { rows.iter().map(f).chain([f(&end_row)]).collect() };
         let mut senior = tranche(
             first.senior_nav,
             end_row.senior_nav,
-            first.senior_share_price,
-            end_row.senior_share_price,
-            max_drawdown(
-                rows.iter()
-                    .map(|r| r.senior_share_price)
-                    .chain([end_row.senior_share_price]),
-            ),
+            &series(|r| r.senior_share_price),
         );
         let mut junior = tranche(
             first.junior_nav,
             end_row.junior_nav,
-            first.junior_share_price,
-            end_row.junior_share_price,
-            max_drawdown(
-                rows.iter()
-                    .map(|r| r.junior_share_price)
-                    .chain([end_row.junior_share_price]),
-            ),
+            &series(|r| r.junior_share_price),
         );
-        let senior_loss = end_row.senior_share_price + 1e-12 < first.senior_share_price;
+        let senior_loss = senior.ret < -1e-9;
         senior.senior_loss = senior_loss;
         junior.senior_loss = senior_loss;
         let w = first.senior_nav + first.junior_nav;

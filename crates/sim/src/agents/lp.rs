@@ -7,9 +7,10 @@
 
 use super::{Agent, View};
 use crate::exec::Exec;
+use crate::oracle::decimal;
 use crate::rng::SimRng;
 use derivpool_engine::{CommandKind, Tranche};
-use derivpool_types::{Fixed, Quote, Rounding, Shares};
+use derivpool_types::{Fixed, Shares};
 
 /// An LP.
 #[derive(Debug, Clone)]
@@ -59,7 +60,7 @@ impl LpAgent {
     }
 
     fn deposit(&self, ex: &mut Exec, pool: &str, amount: f64) {
-        let amount = Quote::from_f64(amount.round(), Rounding::Down).expect("finite amount");
+        let amount = decimal(amount.round(), 2);
         let _ = ex.submit(
             "lp",
             CommandKind::LpDeposit {
@@ -79,7 +80,7 @@ impl LpAgent {
         let shares = if fraction >= 1.0 {
             held
         } else {
-            Shares::from_f64(held.to_f64() * fraction, Rounding::Down).unwrap_or(Shares::ZERO)
+            decimal::<Shares>((held.to_f64() * fraction * 1e4).floor() / 1e4, 4)
         };
         if shares.is_positive() {
             let _ = ex.submit(

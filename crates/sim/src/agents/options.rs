@@ -11,11 +11,12 @@
 
 use super::{Agent, View};
 use crate::exec::Exec;
+use crate::oracle::decimal;
 use crate::rng::SimRng;
 use derivpool_engine::instrument::option_name;
 use derivpool_engine::{CommandKind, Side, TradeQuote, TradeRequest};
 use derivpool_pricing::{bsm_price, BsmInputs, OptionKind};
-use derivpool_types::{Base, Fixed, Price, Quote, Rounding};
+use derivpool_types::{Base, Fixed, Price};
 
 /// Opening trades stop this long before expiry (the engine's cut-off is 12 h; keep a margin).
 const OPEN_BEFORE_EXPIRY_S: u64 = 36 * 3600;
@@ -77,7 +78,7 @@ pub fn pick_series(
 /// A size in contracts for `notional` at `spot`, rounded down to 0.01 (at least 0.01).
 pub fn size_for(notional: f64, spot: f64) -> Base {
     let contracts = ((notional / spot) * 100.0).floor().max(1.0) / 100.0;
-    Base::from_f64(contracts, Rounding::Down).expect("finite size")
+    decimal(contracts, 4)
 }
 
 fn trade(
@@ -108,7 +109,7 @@ fn deposit(ex: &mut Exec, agent: &'static str, view: &View<'_>, account: &str, a
         CommandKind::Deposit {
             account: account.into(),
             asset: view.quote_asset.into(),
-            amount: Quote::from_f64(amount, Rounding::Down).expect("finite"),
+            amount: decimal(amount, 2),
         },
     );
 }
@@ -402,7 +403,11 @@ impl Agent for Arbitrageur {
                 Side::Sell => per_unit > fair * (1.0 + self.margin),
             };
             if good {
-                let limit = Price::from_f64(per_unit, Rounding::Down).ok();
+                // A limit 0.1 % worse than the quote: the trade goes through unless the pool moved.
+                let limit: Price = match side {
+                    Side::Buy => decimal(per_unit * 1.001, 2),
+                    Side::Sell => decimal(per_unit * 0.999, 2),
+                };
                 let _ = ex.submit(
                     self.kind(),
                     CommandKind::Trade {
@@ -411,14 +416,7 @@ impl Agent for Arbitrageur {
                         instrument: series.instrument.clone(),
                         side,
                         size,
-                        limit_price: match side {
-                            Side::Buy => limit.and_then(|p| {
-                                Price::from_f64(p.to_f64() * 1.001, Rounding::Up).ok()
-                            }),
-                            Side::Sell => limit.and_then(|p| {
-                                Price::from_f64(p.to_f64() * 0.999, Rounding::Down).ok()
-                            }),
-                        },
+                        limit_price: Some(limit),
                     },
                 );
                 return;

@@ -9,10 +9,11 @@
 
 use super::{Agent, View};
 use crate::exec::Exec;
+use crate::oracle::decimal;
 use crate::rng::SimRng;
 use derivpool_engine::instrument::perp_name;
 use derivpool_engine::{CommandKind, Side};
-use derivpool_types::{Base, Fixed, Quote, Rounding};
+use derivpool_types::{Base, Fixed};
 
 /// Which rule a perp trader follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,7 +102,7 @@ impl Agent for PerpTrader {
             CommandKind::Deposit {
                 account: self.name.clone(),
                 asset: view.quote_asset.into(),
-                amount: Quote::from_f64(self.collateral, Rounding::Down).expect("finite"),
+                amount: decimal(self.collateral, 2),
             },
         );
     }
@@ -131,10 +132,7 @@ impl Agent for PerpTrader {
             return;
         }
         let side = if diff > 0.0 { Side::Buy } else { Side::Sell };
-        let Ok(size) = Base::from_f64((diff.abs() * 1000.0).floor() / 1000.0, Rounding::Down)
-        else {
-            return;
-        };
+        let size: Base = decimal((diff.abs() * 1000.0).floor() / 1000.0, 3);
         if !size.is_positive() {
             return;
         }
