@@ -36,7 +36,7 @@ second goes to stderr.";
 pub struct Args {
     /// A parameter axis NAME=V1,V2,… (repeatable).
     #[arg(long = "param", value_name = "NAME=V1,V2", required = true)]
-    params: Vec<String>,
+    axes: Vec<String>,
     /// Seeds per parameter combination.
     #[arg(long, default_value_t = 8)]
     seeds: u64,
@@ -75,7 +75,7 @@ fn summary_csv(rows: &[ValueSummary]) -> String {
 /// Runs the subcommand.
 pub fn run(args: Args) -> Result<ExitCode> {
     let axes: Vec<Axis> = args
-        .params
+        .axes
         .iter()
         .map(|p| parse_axis(p).map_err(anyhow::Error::msg))
         .collect::<Result<_>>()?;

@@ -11,7 +11,10 @@ fn newest_first_rows_are_sorted() {
     let csv = "timestamp,open,close\n2022-05-09 02:00:00,1,102\n2022-05-09 01:00:00,1,101\n2022-05-09 00:00:00,1,100\n";
     let (c, r) = read_candles(csv).unwrap();
     assert!(r.reordered);
-    assert_eq!(c.iter().map(|c| c.t).collect::<Vec<_>>(), [T, T + H, T + 2 * H]);
+    assert_eq!(
+        c.iter().map(|c| c.t).collect::<Vec<_>>(),
+        [T, T + H, T + 2 * H]
+    );
     assert_eq!(c[0].price, 100.0);
     assert!(r.describe().contains("sorted oldest first"));
 }
@@ -34,7 +37,10 @@ fn mixed_timestamp_formats_are_read_and_counted() {
     );
     let (c, r) = read_candles(&csv).unwrap();
     assert_eq!(r.mixed_time_formats, 2);
-    assert_eq!(c.iter().map(|c| c.t).collect::<Vec<_>>(), [T, T + H, T + 2 * H, T + 3 * H]);
+    assert_eq!(
+        c.iter().map(|c| c.t).collect::<Vec<_>>(),
+        [T, T + H, T + 2 * H, T + 3 * H]
+    );
 }
 
 #[test]
@@ -66,12 +72,25 @@ fn unreadable_rows_are_skipped_with_their_line() {
     let (c, r) = read_candles(csv).unwrap();
     assert_eq!(c.len(), 2);
     assert_eq!(r.unreadable, 3);
-    assert!(r.unreadable_examples[0].starts_with("line 3:"), "{:?}", r.unreadable_examples);
+    assert!(
+        r.unreadable_examples[0].starts_with("line 3:"),
+        "{:?}",
+        r.unreadable_examples
+    );
 }
 
 #[test]
 fn missing_columns_and_empty_files_are_errors_that_say_what_is_expected() {
-    assert!(matches!(read_candles("date,close\n1,2\n"), Err(CandleError::MissingColumn("time", _))));
-    assert!(matches!(read_candles("timestamp,open\n2022-05-09,2\n"), Err(CandleError::MissingColumn("price", _))));
-    assert!(matches!(read_candles("timestamp,close\n2022-05-09,2\n"), Err(CandleError::TooFewRows(_))));
+    assert!(matches!(
+        read_candles("date,close\n1,2\n"),
+        Err(CandleError::MissingColumn("time", _))
+    ));
+    assert!(matches!(
+        read_candles("timestamp,open\n2022-05-09,2\n"),
+        Err(CandleError::MissingColumn("price", _))
+    ));
+    assert!(matches!(
+        read_candles("timestamp,close\n2022-05-09,2\n"),
+        Err(CandleError::TooFewRows(_))
+    ));
 }

@@ -24,7 +24,11 @@ fn well_formed(doc: &str) -> Result<(), String> {
             }
             continue;
         }
-        let name = tag.split([' ', '/']).next().unwrap_or("").to_ascii_lowercase();
+        let name = tag
+            .split([' ', '/'])
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase();
         if self_closing || VOID.contains(&name.as_str()) {
             continue;
         }
@@ -52,20 +56,32 @@ fn html_is_well_formed_offline_and_every_chart_has_data() {
     let svgs: Vec<&str> = doc.split("<svg").skip(1).collect();
     assert_eq!(svgs.len(), CHART_TITLES.len());
     for (title, svg) in CHART_TITLES.iter().zip(&svgs) {
-        assert!(doc.contains(&format!("<h2>{title} ")), "{title} has a heading");
+        assert!(
+            doc.contains(&format!("<h2>{title} ")),
+            "{title} has a heading"
+        );
         for poly in svg.split("points=\"").skip(1) {
             let pts = poly.split('"').next().unwrap();
             let n = pts.split_whitespace().count();
-            assert!(n >= out.rows.len().min(1_200) / 2, "{title}: a line with {n} points");
+            assert!(
+                n >= out.rows.len().min(1_200) / 2,
+                "{title}: a line with {n} points"
+            );
             for p in pts.split_whitespace() {
                 let (x, y) = p.split_once(',').unwrap();
-                assert!(x.parse::<f64>().unwrap().is_finite() && y.parse::<f64>().unwrap().is_finite());
+                assert!(
+                    x.parse::<f64>().unwrap().is_finite() && y.parse::<f64>().unwrap().is_finite()
+                );
             }
         }
     }
     let csv = timeseries_csv(&out.rows);
     let lines: Vec<&str> = csv.lines().collect();
-    assert_eq!(lines.len(), out.summary.steps + 2, "header + one row per step");
+    assert_eq!(
+        lines.len(),
+        out.summary.steps + 2,
+        "header + one row per step"
+    );
     assert_eq!(lines[0].split(',').count(), COLUMNS.len() + 2);
 }
 
