@@ -141,7 +141,7 @@ pub fn read_params(path: &Path) -> Result<ParamOverrides> {
 /// The typed configuration of a run.
 pub fn config(a: &RunArgs) -> Result<SimConfig> {
     let scenario = match (a.scenario, &a.prices) {
-        (Some(s), None) if s == Scenario::Replay => {
+        (Some(Scenario::Replay), None) => {
             bail!("--scenario replay needs --prices FILE.csv")
         }
         (Some(s), Some(_)) if s != Scenario::Replay => {

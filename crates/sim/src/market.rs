@@ -4,8 +4,8 @@
 //! Δ = step length in years, Z ~ N(0, 1) independent per step.
 //!
 //! - **GBM**: S(t+Δ) = S(t) · exp((μ − σ²/2)Δ + σ√Δ Z).
-//! - **Merton jump-diffusion** (Merton 1976): S(t+Δ) = S(t) · exp((μ − λκ − σ²/2)Δ + σ√Δ Z
-//!   + Σᵢ Jᵢ) with N ~ Poisson(λΔ) jumps per step, Jᵢ ~ N(μ_J, σ_J²) log jump sizes and
+//! - **Merton jump-diffusion** (Merton 1976): S(t+Δ) = S(t) · exp((μ − λκ − σ²/2)Δ + σ√Δ Z +
+//!   Σᵢ Jᵢ) with N ~ Poisson(λΔ) jumps per step, Jᵢ ~ N(μ_J, σ_J²) log jump sizes and
 //!   κ = exp(μ_J + σ_J²/2) − 1, so that E[S(t+Δ)] = S(t)·e^{μΔ}.
 //! - **Stochastic vol with crash–vol coupling**: log-vol is mean reverting,
 //!   ln σ(t+Δ) = ln σ(t) + θ(ln σ̄ − ln σ(t))Δ + ξ√Δ W, with corr(Z, W) = ρ (< 0: vol rises as

@@ -74,8 +74,11 @@ pub struct Row {
 /// Below this many shares outstanding a tranche counts as empty (only dead shares left).
 pub const HELD_SHARES_MIN: f64 = 1.0;
 
+/// Reads one column of a row.
+pub type RowField = fn(&Row) -> f64;
+
 /// CSV columns in order, with their accessors.
-pub const COLUMNS: &[(&str, fn(&Row) -> f64)] = &[
+pub const COLUMNS: &[(&str, RowField)] = &[
     ("spot", |r| r.spot),
     ("oracle", |r| r.oracle),
     ("oracle_live", |r| r.oracle_live),
@@ -337,7 +340,7 @@ impl Summary {
         let tranche = |nav0: f64, nav1: f64, prices: &[f64]| {
             let valid = || prices.iter().copied().filter(|x| x.is_finite() && *x > 0.0);
             let sp0 = valid().next().unwrap_or(0.0);
-            let sp1 = valid().last().unwrap_or(0.0);
+            let sp1 = valid().next_back().unwrap_or(0.0);
             TrancheOutcome {
                 nav_start: r2(nav0),
                 nav_end: r2(nav1),

@@ -108,7 +108,7 @@ impl Hedger {
     pub fn new(seed: u64) -> Hedger {
         Hedger {
             hedge: HedgeLoop::new(SimVenue::new(SimVenueConfig {
-                seed: crate::rng::splitmix64(seed ^ 0x4845_4447_45),
+                seed: crate::rng::splitmix64(seed ^ 0x0048_4544_4745),
                 ..SimVenueConfig::default()
             })),
         }
