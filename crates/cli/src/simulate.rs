@@ -271,6 +271,9 @@ fn table_rows(runs: &[&Summary]) -> Vec<(String, Vec<String>)> {
         }),
         f("fees paid", &|s| format!("{:.0}", s.fees)),
         f("LP withdrawals queued", &|s| s.lp_withdrawals.to_string()),
+        f("hedge orders / fills", &|s| {
+            format!("{} / {}", s.hedge_orders, s.hedge_fills)
+        }),
         f("liquidations", &|s| s.liquidations.to_string()),
         f("bad debt", &|s| {
             format!("{:.2}", s.bad_debt.get("total").copied().unwrap_or(0.0))

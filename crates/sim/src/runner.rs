@@ -433,6 +433,20 @@ pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<Ru
             a.setup(&mut ex, &view);
         }
     }
+    // A cross-margin pool margins its traders by portfolio (DESIGN.md §5.13): every account
+    // chooses it before its first position.
+    if cfg.generation == Generation::CrossMargin {
+        let accounts: Vec<String> = ex.engine.state().accounts.keys().cloned().collect();
+        for account in accounts {
+            let _ = ex.submit(
+                "operator",
+                CommandKind::SetMarginMode {
+                    account,
+                    mode: derivpool_engine::margin::MarginMode::Portfolio,
+                },
+            );
+        }
+    }
     let mut t = t_setup + HOUR_S;
     let mut executed = false;
     while t < t0 {

@@ -289,6 +289,14 @@ pub struct Summary {
     pub insurance_fund: f64,
     /// Boards settled.
     pub settlements: u64,
+    /// Hedge orders the engine emitted.
+    pub hedge_orders: u64,
+    /// Hedge fills booked.
+    pub hedge_fills: u64,
+    /// Hedge position at the end (base units).
+    pub hedge_position: f64,
+    /// Positions reduced by auto-deleveraging.
+    pub adl: u64,
     /// Breakers tripped, by name.
     pub breakers: BTreeMap<String, u64>,
     /// Per tranche outcome.
@@ -427,6 +435,10 @@ impl Summary {
             bad_debt,
             insurance_fund: r2(end_row.insurance_fund),
             settlements: st.settlements,
+            hedge_orders: st.hedge_orders,
+            hedge_fills: st.hedge_fills,
+            hedge_position: r6(end_row.hedge_position),
+            adl: st.adl,
             breakers: st.breakers.clone(),
             tranches,
             lp_return,
