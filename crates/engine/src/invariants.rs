@@ -38,7 +38,11 @@ pub fn check(state: &State) -> Vec<String> {
 /// Invariant 6: initial requirement ≥ maintenance requirement and initial health ≤ maintenance
 /// health, for every account with positions.
 fn health_ordering(state: &State, v: &mut Vec<String>) {
-    let mut quote_assets: Vec<&str> = state.pools.values().map(|p| p.quote_asset.as_str()).collect();
+    let mut quote_assets: Vec<&str> = state
+        .pools
+        .values()
+        .map(|p| p.quote_asset.as_str())
+        .collect();
     quote_assets.sort_unstable();
     quote_assets.dedup();
     for (name, acc) in &state.accounts {
@@ -46,9 +50,17 @@ fn health_ordering(state: &State, v: &mut Vec<String>) {
             continue;
         }
         for q in &quote_assets {
-            match crate::margin::health_of(state, acc, acc.margin, q, crate::margin::PriceBasis::Median) {
+            match crate::margin::health_of(
+                state,
+                acc,
+                acc.margin,
+                q,
+                crate::margin::PriceBasis::Median,
+            ) {
                 Ok(h) => {
-                    if h.initial_requirement < h.maintenance_requirement || h.initial > h.maintenance {
+                    if h.initial_requirement < h.maintenance_requirement
+                        || h.initial > h.maintenance
+                    {
                         v.push(format!("{name} ({q}): health ordering broken: {h:?}"));
                     }
                 }
