@@ -196,7 +196,7 @@ pub fn progress_bar(len: u64, what: &str) -> Option<indicatif::ProgressBar> {
 }
 
 fn run_one(cfg: &SimConfig, label: &str) -> Result<RunOutput> {
-    let pb = progress_bar(0, label);
+    let pb = progress_bar(1, label);
     let out = derivpool_sim::run(cfg, &mut |done, total| {
         if let Some(pb) = &pb {
             pb.set_length(total as u64);

@@ -97,7 +97,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let threads = args
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let pb = progress_bar(0, "sweep");
+    let total: usize = axes.iter().map(|a| a.values.len()).product::<usize>() * args.seeds as usize;
+    let pb = progress_bar(total as u64, "sweep");
     let started = Instant::now();
     let runs = sweep(&base, &axes, args.seeds, threads, &|done, total| {
         if let Some(pb) = &pb {
