@@ -68,6 +68,12 @@ pub struct RunArgs {
     /// Number of agents.
     #[arg(long, default_value_t = 100)]
     pub agents: usize,
+    /// Weekly option boards listed ahead (1–12).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=12))]
+    pub boards: u64,
+    /// Strikes per board (1–25).
+    #[arg(long, default_value_t = 9, value_parser = clap::value_parser!(u64).range(1..=25))]
+    pub strikes: u64,
     /// Check invariants after every step instead of every 168 steps and at the end.
     #[arg(long)]
     pub check_every_step: bool,
@@ -158,6 +164,8 @@ pub fn config(a: &RunArgs) -> Result<SimConfig> {
         step_s: a.step,
         generation: a.generation,
         agents: a.agents,
+        boards: a.boards as usize,
+        strikes: a.strikes as usize,
         invariant_check: if a.check_every_step {
             InvariantCheck::EveryStep
         } else {

@@ -5,7 +5,7 @@
 //! price for the deposit delay so that LP capital is in the pool when the path begins.
 //!
 //! Each step at time t: the oracle posts spot (and vol slices every ≥ 10 minutes), the operator
-//! lists any new weekly board within 22 days, the keeper ticks, the pool's metrics are read
+//! lists the next weekly boards (three by default, nine strikes each), the keeper ticks, the pool's metrics are read
 //! once, every other agent acts in a shuffled order, and a time-series row is recorded.
 
 use crate::agents::lp::LpAgent;
@@ -38,8 +38,12 @@ pub const QUOTE: &str = "USDC";
 pub const SYNTHETIC_T0: u64 = 1_735_689_600;
 /// Starting price of synthetic paths.
 pub const SYNTHETIC_SPOT0: f64 = 60_000.0;
-/// Boards are listed for every Friday expiry within this horizon.
-pub const LISTING_HORIZON_S: u64 = 22 * DAY_S;
+/// Boards are listed for Friday expiries more than this far away.
+pub const LISTING_MIN_AHEAD_S: u64 = 2 * DAY_S;
+/// Most boards listed ahead, and most strikes per board.
+pub const BOARDS_MAX: usize = 12;
+/// Most strikes per board the simulator lists.
+pub const STRIKES_MAX: usize = 25;
 /// Fewest agents in a run.
 pub const AGENTS_MIN: usize = 12;
 /// Most steps a run may have (a year of one-minute steps).
@@ -77,6 +81,10 @@ pub struct SimConfig {
     pub cleaning: Option<CleaningReport>,
     /// Number of agents (keeper included).
     pub agents: usize,
+    /// Weekly boards listed ahead (1 to [`BOARDS_MAX`]).
+    pub boards: usize,
+    /// Strikes per board (1 to [`STRIKES_MAX`]).
+    pub strikes: usize,
     /// Invariant checking.
     pub invariant_check: InvariantCheck,
 }
@@ -93,6 +101,8 @@ impl Default for SimConfig {
             candles: None,
             cleaning: None,
             agents: 100,
+            boards: 3,
+            strikes: 9,
             invariant_check: InvariantCheck::Sampled(168),
         }
     }
@@ -267,11 +277,19 @@ pub fn population(cfg: &SimConfig, spot0: f64) -> Vec<Box<dyn Agent>> {
     agents
 }
 
-/// A rounded strike grid around `spot`: K = S·exp(x·σ√T) for x in ±1.5 σ√T, nine strikes.
-fn strike_grid(spot: f64, vol: f64, years: f64) -> Vec<f64> {
+/// A rounded strike grid around `spot`: K = S·exp(x·σ√T) for `n` values of x evenly spaced in
+/// [−1.5, 1.5] (one strike: at the money).
+fn strike_grid(spot: f64, vol: f64, years: f64, n: usize) -> Vec<f64> {
     let unit = 10f64.powf((spot.log10() - 2.0).floor());
     let sd = (vol * years.sqrt()).max(0.02);
-    let mut ks: Vec<f64> = [-1.5, -1.0, -0.6, -0.3, 0.0, 0.3, 0.6, 1.0, 1.5]
+    let xs: Vec<f64> = if n <= 1 {
+        vec![0.0]
+    } else {
+        (0..n)
+            .map(|i| -1.5 + 3.0 * i as f64 / (n - 1) as f64)
+            .collect()
+    };
+    let mut ks: Vec<f64> = xs
         .iter()
         .map(|x| ((spot * (x * sd).exp()) / unit).round() * unit)
         .filter(|k| *k > 0.0)
@@ -283,6 +301,8 @@ fn strike_grid(spot: f64, vol: f64, years: f64) -> Vec<f64> {
 /// Boards listed so far and the operator's listing rule.
 struct Boards {
     listed: BTreeSet<u64>,
+    ahead: usize,
+    strikes: usize,
 }
 
 impl Boards {
@@ -294,10 +314,11 @@ impl Boards {
             .collect()
     }
 
-    /// Lists every Friday expiry within the horizon not yet listed; vol slices for it first.
+    /// Lists the next `ahead` Friday expiries more than two days away that are not listed yet;
+    /// vol slices for each first.
     fn list_new(&mut self, ex: &mut Exec, oracle: &mut OracleAgent, t: u64, spot: f64, vol: f64) {
-        let mut e = next_friday_expiry(t + 2 * DAY_S);
-        while e <= t + LISTING_HORIZON_S {
+        let mut e = next_friday_expiry(t + LISTING_MIN_AHEAD_S);
+        for _ in 0..self.ahead {
             if self.listed.insert(e) {
                 let code = expiry_code(e);
                 let years = (e - t) as f64 / YEAR_S;
@@ -306,7 +327,7 @@ impl Boards {
                 for c in out {
                     let _ = ex.submit("oracle", c);
                 }
-                let strikes = strike_grid(spot, vol, years)
+                let strikes = strike_grid(spot, vol, years, self.strikes)
                     .into_iter()
                     .map(price)
                     .collect();
@@ -376,6 +397,8 @@ pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<Ru
     let mut oracle = OracleAgent::new(script, SimRng::stream(cfg.seed, "oracle"));
     let mut boards = Boards {
         listed: BTreeSet::new(),
+        ahead: cfg.boards.clamp(1, BOARDS_MAX),
+        strikes: cfg.strikes.clamp(1, STRIKES_MAX),
     };
 
     // Setup, `warmup` seconds before the path starts.
