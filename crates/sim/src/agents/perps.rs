@@ -12,7 +12,7 @@ use crate::exec::Exec;
 use crate::oracle::decimal;
 use crate::rng::SimRng;
 use derivpool_engine::instrument::perp_name;
-use derivpool_engine::{CommandKind, Side};
+use derivpool_engine::{CommandKind, RejectCode, Side};
 use derivpool_types::{Base, Fixed};
 
 /// Which rule a perp trader follows.
@@ -33,6 +33,7 @@ pub struct PerpTrader {
     notional: f64,
     lookback_steps: usize,
     decisions_per_day: f64,
+    unsupported: bool,
     rng: SimRng,
 }
 
@@ -55,6 +56,7 @@ impl PerpTrader {
             notional,
             lookback_steps: lookback_steps.max(2),
             decisions_per_day,
+            unsupported: false,
             rng,
         }
     }
@@ -108,6 +110,9 @@ impl Agent for PerpTrader {
     }
 
     fn act(&mut self, ex: &mut Exec, view: &View<'_>) {
+        if self.unsupported {
+            return;
+        }
         if !self
             .rng
             .chance(self.decisions_per_day / view.steps_per_day() as f64)
@@ -136,7 +141,7 @@ impl Agent for PerpTrader {
         if !size.is_positive() {
             return;
         }
-        let _ = ex.submit(
+        let r = ex.submit(
             self.kind(),
             CommandKind::Trade {
                 pool: view.pool.into(),
@@ -147,5 +152,9 @@ impl Agent for PerpTrader {
                 limit_price: None,
             },
         );
+        // A pool without perps (the static generation) says so once; the trader stops asking.
+        if matches!(r, Err(rej) if rej.code == RejectCode::GenerationUnsupported) {
+            self.unsupported = true;
+        }
     }
 }
