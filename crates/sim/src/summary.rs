@@ -263,6 +263,8 @@ pub struct Summary {
     pub rejected: u64,
     /// Rejects by code.
     pub rejects: BTreeMap<&'static str, u64>,
+    /// Rejects by agent kind, then code (who hit which rule).
+    pub rejects_by_agent: BTreeMap<&'static str, BTreeMap<&'static str, u64>>,
     /// Trades applied (options + perps).
     pub trades: u64,
     /// Option trades applied.
@@ -422,6 +424,7 @@ impl Summary {
             commands: st.commands,
             rejected: st.rejected,
             rejects: st.rejects.clone(),
+            rejects_by_agent: st.rejects_by_agent.clone(),
             trades: st.option_trades + st.perp_trades,
             option_trades: st.option_trades,
             perp_trades: st.perp_trades,
