@@ -296,6 +296,43 @@ fn table_rows(runs: &[&Summary]) -> Vec<(String, Vec<String>)> {
     ]
 }
 
+/// Escapes text for HTML.
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// `comparison.json` (generation → summary) and an `index.html` with the side-by-side table and
+/// links to each generation's report.
+fn write_comparison(dir: &Path, runs: &[&Summary]) -> Result<()> {
+    let map: BTreeMap<&str, &Summary> = runs.iter().map(|s| (s.generation.as_str(), *s)).collect();
+    let mut json = serde_json::to_string_pretty(&map)?;
+    json.push('\n');
+    let mut html = String::from(
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>derivpool: generations compared</title>\n<style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:3px 8px;text-align:right}td:first-child,th:first-child{text-align:left}th{background:#f3f3f3}</style>\n</head>\n<body>\n<h1>The same market through three pool generations</h1>\n<table>\n",
+    );
+    for (i, (label, values)) in table_rows(runs).into_iter().enumerate() {
+        let cell = if i == 0 { "th" } else { "td" };
+        html.push_str(&format!("<tr><{cell}>{}</{cell}>", escape(&label)));
+        for v in values {
+            let v = if i == 0 {
+                format!("<a href=\"{v}/index.html\">{}</a>", escape(&v))
+            } else {
+                escape(&v)
+            };
+            html.push_str(&format!("<{cell}>{v}</{cell}>"));
+        }
+        html.push_str("</tr>\n");
+    }
+    html.push_str("</table>\n</body>\n</html>\n");
+    for (name, body) in [("comparison.json", json), ("index.html", html)] {
+        let p = dir.join(name);
+        fs::write(&p, body).with_context(|| format!("{}: cannot write", p.display()))?;
+    }
+    Ok(())
+}
+
 /// Prints a table: a label column and one column per run.
 pub fn print_table(runs: &[&Summary]) {
     let rows = table_rows(runs);
@@ -350,6 +387,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         outs.push(out);
     }
     let summaries: Vec<&Summary> = outs.iter().map(|o| &o.summary).collect();
+    if args.compare_generations {
+        write_comparison(&args.out, &summaries)?;
+    }
     if args.json {
         if args.compare_generations {
             let map: BTreeMap<&str, &Summary> = summaries
