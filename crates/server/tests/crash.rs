@@ -25,7 +25,17 @@ const KILLS: usize = 20;
 /// Concurrent clients during each life of the server.
 const CLIENTS: usize = 6;
 
-fn spawn_server(dir: &Path) -> (Child, SocketAddr) {
+/// A child server, killed when dropped (so a failing test leaves no process behind).
+struct ChildServer(Child);
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_server(dir: &Path) -> (ChildServer, SocketAddr) {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_derivpool-server"))
         .args([
             "--data",
@@ -51,7 +61,7 @@ fn spawn_server(dir: &Path) -> (Child, SocketAddr) {
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .parse()
         .unwrap();
-    (child, addr)
+    (ChildServer(child), addr)
 }
 
 fn random_u64() -> u64 {
@@ -143,8 +153,8 @@ async fn sigkill_under_load_never_loses_an_acknowledged_command() {
             }));
         }
         tokio::time::sleep(Duration::from_millis(30 + random_u64() % 300)).await;
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        child.0.kill().unwrap(); // SIGKILL
+        child.0.wait().unwrap();
         for c in clients {
             c.await.unwrap();
         }
@@ -182,8 +192,8 @@ async fn sigkill_under_load_never_loses_an_acknowledged_command() {
     }
     let (_, state_after) = get(addr, "/v1/state").await;
     assert_eq!(state, state_after, "retries applied nothing");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
     let served_seq = state["seq"].as_u64().unwrap();
     let served_hash = state["state_hash"].as_str().unwrap().to_string();
 
@@ -301,12 +311,12 @@ async fn sigterm_finishes_cleanly_with_a_snapshot_and_restart_recovers_the_same_
     assert_eq!(b["applied"], true, "{b}");
     let (_, before) = get(addr, "/v1/state").await;
     let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
     let mut child = child;
-    let exit = child.wait().unwrap();
+    let exit = child.0.wait().unwrap();
     assert!(exit.success(), "SIGTERM exit status {exit}");
 
     // The shutdown wrote a snapshot at the last seq.
@@ -320,6 +330,6 @@ async fn sigterm_finishes_cleanly_with_a_snapshot_and_restart_recovers_the_same_
     let (mut child, addr) = spawn_server(dir.path());
     let (_, after) = get(addr, "/v1/state").await;
     assert_eq!(before, after);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
 }
