@@ -90,6 +90,16 @@ impl Cdp {
     }
 }
 
+/// The browser, killed when dropped (so a failing assertion leaves no process behind).
+struct Browser(std::process::Child);
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 const PAGE_STATUS: &str = r#"JSON.stringify({
   nav: (document.getElementById('nav') || {}).textContent || null,
   seq: document.getElementById('seq').textContent,
@@ -125,30 +135,32 @@ async fn dashboard_loads_in_headless_chromium_and_updates_live() {
     assert_eq!(first["applied"], true, "{first}");
 
     let profile = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(&browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-        ])
-        .args([
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args([
-            "--remote-debugging-port=0",
-            "--remote-allow-origins=*",
-            "--window-size=1400,1800",
-        ])
-        .arg(format!("http://{addr}/"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = Browser(
+        std::process::Command::new(&browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+            ])
+            .args([
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args([
+                "--remote-debugging-port=0",
+                "--remote-allow-origins=*",
+                "--window-size=1400,1800",
+            ])
+            .arg(format!("http://{addr}/"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     // Chromium writes its DevTools port to the profile directory once it listens.
     let port_file = profile.path().join("DevToolsActivePort");
     let started = Instant::now();
@@ -159,7 +171,7 @@ async fn dashboard_loads_in_headless_chromium_and_updates_live() {
         {
             break SocketAddr::from(([127, 0, 0, 1], port));
         }
-        if let Ok(Some(status)) = child.try_wait() {
+        if let Ok(Some(status)) = child.0.try_wait() {
             panic!("chromium exited with {status} before listening");
         }
         assert!(
@@ -221,8 +233,7 @@ async fn dashboard_loads_in_headless_chromium_and_updates_live() {
         }
     }
     .await;
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     server.shutdown().await.unwrap();
     result
 }
