@@ -1,7 +1,7 @@
 //! Report files as strings: `timeseries.csv` and `index.html` (charts as inline SVG, no
 //! scripts, no external files, so it opens offline). `summary.json` is [`Summary::to_json`].
 
-use crate::summary::{max_drawdown, Row, Summary, COLUMNS};
+use crate::summary::{chained_index, max_drawdown, Row, Summary, COLUMNS};
 use crate::time::format_utc;
 use std::fmt::Write;
 
@@ -316,8 +316,16 @@ pub fn html(summary: &Summary, rows: &[Row]) -> String {
             title: CHART_TITLES[12],
             unit: "fraction below peak",
             lines: vec![
-                line("senior", "#2ca02c", drawdown_series(&senior_sp)),
-                line("junior", "#d62728", drawdown_series(&junior_sp)),
+                line(
+                    "senior",
+                    "#2ca02c",
+                    drawdown_series(&chained_index(&senior_sp)),
+                ),
+                line(
+                    "junior",
+                    "#d62728",
+                    drawdown_series(&chained_index(&junior_sp)),
+                ),
             ],
         },
     ];
@@ -425,8 +433,8 @@ pub fn html(summary: &Summary, rows: &[Row]) -> String {
     let _ = writeln!(
         s,
         "<p class=\"unit\">senior max drawdown {:.2} %, junior {:.2} %. Files: summary.json, timeseries.csv, commands.jsonl (replay with <code>derivpool replay commands.jsonl</code>).</p>",
-        100.0 * max_drawdown(senior_sp.iter().copied()),
-        100.0 * max_drawdown(junior_sp.iter().copied())
+        100.0 * max_drawdown(chained_index(&senior_sp)),
+        100.0 * max_drawdown(chained_index(&junior_sp))
     );
     s.push_str("</body>\n</html>\n");
     s

@@ -193,6 +193,25 @@ pub fn max_drawdown(xs: impl IntoIterator<Item = f64>) -> f64 {
     dd
 }
 
+/// The return index of a share-price series (1 at the start): it moves by p(t)/p(t−1) only
+/// between consecutive steps that both have a price, so the time a tranche had no LPs (NaN)
+/// adds nothing, and a tranche re-opened at another share price continues the index.
+pub fn chained_index(prices: &[f64]) -> Vec<f64> {
+    let mut idx = 1.0;
+    let mut prev = f64::NAN;
+    prices
+        .iter()
+        .map(|&p| {
+            let ok = |x: f64| x.is_finite() && x > 0.0;
+            if ok(p) && ok(prev) {
+                idx *= p / prev;
+            }
+            prev = p;
+            idx
+        })
+        .collect()
+}
+
 /// Rounds to 6 decimals (ratios) so the JSON stays readable; deterministic.
 fn r6(x: f64) -> f64 {
     (x * 1e6).round() / 1e6
@@ -351,13 +370,14 @@ impl Summary {
             let valid = || prices.iter().copied().filter(|x| x.is_finite() && *x > 0.0);
             let sp0 = valid().next().unwrap_or(0.0);
             let sp1 = valid().next_back().unwrap_or(0.0);
+            let index = chained_index(prices);
             TrancheOutcome {
                 nav_start: r2(nav0),
                 nav_end: r2(nav1),
                 share_price_start: r6(sp0),
                 share_price_end: r6(sp1),
-                ret: if sp0 > 0.0 { r6(sp1 / sp0 - 1.0) } else { 0.0 },
-                max_drawdown: r6(max_drawdown(valid())),
+                ret: r6(index.last().copied().unwrap_or(1.0) - 1.0),
+                max_drawdown: r6(max_drawdown(index.iter().copied())),
                 senior_loss: false,
                 emptied: prices.last().is_none_or(|x| x.is_nan()),
             }
@@ -458,5 +478,18 @@ impl Summary {
         let mut s = serde_json::to_string_pretty(self).expect("summaries serialise");
         s.push('\n');
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_index_skips_empty_steps_and_continues_across_a_reopening() {
+        let nan = f64::NAN;
+        let idx = chained_index(&[1.0, 1.1, nan, nan, 500.0, 550.0]);
+        assert!((idx[5] - 1.21).abs() < 1e-12, "{idx:?}");
+        assert!((max_drawdown(chained_index(&[1.0, 2.0, 1.0, nan, 3.0, 3.0])) - 0.5).abs() < 1e-12);
     }
 }

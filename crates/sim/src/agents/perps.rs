@@ -5,7 +5,10 @@
 //! - **Mean reversion**: z = ln(S_t / MA_L) / (σ √(L·Δ)) with MA_L the mean price over the
 //!   lookback; target −size when z > 1, +size when z < −1, flat when |z| < 0.25, otherwise hold.
 //!
-//! Both look only at the past and trade the difference between target and position.
+//! Both look only at the past and trade the difference between target and position. When the
+//! daily funding rate exceeds [`FUNDING_TOLERANCE_PER_DAY`], nobody holds the side that pays it
+//! and mean-reverters hold the side that receives it (x* = −size · sign(rate)): velocity funding
+//! then turns back, as it does on real venues.
 
 use super::{Agent, View};
 use crate::exec::Exec;
@@ -14,6 +17,9 @@ use crate::rng::SimRng;
 use derivpool_engine::instrument::perp_name;
 use derivpool_engine::{CommandKind, RejectCode, Side};
 use derivpool_types::{Base, Fixed};
+
+/// Above this daily funding rate (0.1 %/day, about 44 %/year) traders stop paying it.
+pub const FUNDING_TOLERANCE_PER_DAY: f64 = 0.001;
 
 /// Which rule a perp trader follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,14 +75,14 @@ impl PerpTrader {
         }
         let s = &view.path.spot;
         let size = self.notional / s[i];
-        match self.style {
-            PerpStyle::Momentum => Some(size * (s[i] / s[i - l]).ln().signum()),
+        let signal = match self.style {
+            PerpStyle::Momentum => size * (s[i] / s[i - l]).ln().signum(),
             PerpStyle::MeanReversion => {
                 let ma = s[i - l..=i].iter().sum::<f64>() / (l + 1) as f64;
                 let scale =
                     view.vol() * (l as f64 * view.step_s as f64 / crate::time::YEAR_S).sqrt();
                 let z = (s[i] / ma).ln() / scale.max(1e-9);
-                Some(if z > 1.0 {
+                if z > 1.0 {
                     -size
                 } else if z < -1.0 {
                     size
@@ -84,9 +90,24 @@ impl PerpTrader {
                     0.0
                 } else {
                     current
-                })
+                }
             }
+        };
+        // Funding: nobody holds the paying side above the tolerance, and mean-reverters take
+        // the receiving side (a funding carry trade), which pulls the skew and the rate back.
+        let rate = view
+            .metrics
+            .and_then(|m| m.perps.values().next())
+            .map_or(0.0, |p| p.funding_rate.to_f64());
+        if rate.abs() > FUNDING_TOLERANCE_PER_DAY {
+            let pays = signal * rate > 0.0;
+            return Some(match (pays, self.style) {
+                (_, PerpStyle::MeanReversion) => -size * rate.signum(),
+                (true, PerpStyle::Momentum) => 0.0,
+                (false, PerpStyle::Momentum) => signal,
+            });
         }
+        Some(signal)
     }
 }
 
