@@ -156,30 +156,12 @@ fn scenarios() -> Vec<(&'static str, fn())> {
             w.reject(c, "limit_price_crossed");
         }),
         ("open_interest_cap", || {
-            let mut w = World::new();
-            w.apply(json!({"type": "create_pool", "pool": "main", "quote_asset": "USDC", "generation": "hedged",
-                "params": {"perp_open_interest_cap": "0.1"}}));
-            w.apply(json!({"type": "list_underlying", "pool": "main", "underlying": "BTC", "oracle_sources": ["a", "b", "c"]}));
-            w.apply(json!({"type": "lp_deposit", "pool": "main", "lp": "lp1", "tranche": "senior", "amount": "1000000"}));
-            w.apply(json!({"type": "lp_deposit", "pool": "main", "lp": "lp2", "tranche": "junior", "amount": "300000"}));
-            w.advance(3 * DAY);
-            w.price("BTC", "40000");
-            w.tick();
-            w.apply(json!({"type": "deposit", "account": "alice", "asset": "USDC", "amount": "1000000"}));
+            let mut w = World::standard_with("hedged", json!({"perp_open_interest_cap": "0.1"}));
             // 4 BTC = 160,000 > 10 % of 1.3M.
             w.reject(trade("BTC-PERP", "buy", "4"), "open_interest_cap");
         }),
         ("reserve_factor", || {
-            let mut w = World::new();
-            w.apply(json!({"type": "create_pool", "pool": "main", "quote_asset": "USDC", "generation": "hedged",
-                "params": {"reserve_factor": "0.05"}}));
-            w.apply(json!({"type": "list_underlying", "pool": "main", "underlying": "BTC", "oracle_sources": ["a", "b", "c"]}));
-            w.apply(json!({"type": "lp_deposit", "pool": "main", "lp": "lp1", "tranche": "senior", "amount": "1000000"}));
-            w.apply(json!({"type": "lp_deposit", "pool": "main", "lp": "lp2", "tranche": "junior", "amount": "300000"}));
-            w.advance(3 * DAY);
-            w.price("BTC", "40000");
-            w.tick();
-            w.apply(json!({"type": "deposit", "account": "alice", "asset": "USDC", "amount": "1000000"}));
+            let mut w = World::standard_with("hedged", json!({"reserve_factor": "0.05"}));
             // 2 BTC = 80,000 > 5 % of 1.3M.
             w.reject(trade("BTC-PERP", "buy", "2"), "reserve_factor");
         }),
