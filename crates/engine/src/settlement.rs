@@ -6,7 +6,7 @@
 //!
 //! - with a good candidate the board settles: each trader long receives
 //!   `⌊size × payoff⌋` from the pool, each trader short pays `⌈|size| × payoff⌉` out of its locked
-//!   collateral (any part the collateral cannot cover is a shortfall the pool absorbs and counts
+//!   collateral, then out of its free balance (any part neither can cover is a shortfall the pool absorbs and counts
 //!   in `bad_debt` and goes through the loss waterfall) and gets the rest of its collateral back; the pool's locks are released;
 //!   payoff = max(S − K, 0) for calls and max(K − S, 0) for puts. Payouts are credited at once
 //!   (the strongest form of "reserved"). The settlement breaker then holds LP flows for
@@ -157,6 +157,7 @@ fn settle_board(
         if pos.size > Base::ZERO {
             owed_to_longs = owed_to_longs.checked_add(mul(pos.size, *per_unit, Rounding::Down)?)?;
         } else {
+            // Collateral first; balances are added below, once per account, only for the bound.
             let owed: Quote = mul(pos.size.checked_neg()?, *per_unit, Rounding::Up)?;
             paid_by_shorts = paid_by_shorts.checked_add(owed.min(pos.collateral))?;
         }
@@ -187,15 +188,30 @@ fn settle_board(
             pool_cash_change = pool_cash_change.checked_sub(pay)?;
             (pay, pay, Quote::ZERO, due.checked_sub(pay)?)
         } else {
-            // A short pays out of its locked collateral (not in the balance) and gets the rest
-            // back; what the collateral cannot cover is the pool's loss.
+            // A short pays out of its locked collateral (not in the balance) first, then out of
+            // its free balance (portfolio accounts lock nothing); the rest of the collateral
+            // comes back. Only what neither covers is the pool's loss.
             let owed: Quote = mul(pos.size.checked_neg()?, per_unit, Rounding::Up)?;
-            let paid = owed.min(pos.collateral);
+            let from_collateral = owed.min(pos.collateral);
+            let balance = account
+                .balances
+                .get(&quote_asset)
+                .copied()
+                .unwrap_or(Quote::ZERO);
+            let from_balance = owed
+                .checked_sub(from_collateral)?
+                .min(balance.max(Quote::ZERO));
+            let paid = from_collateral.checked_add(from_balance)?;
             pool_cash_change = pool_cash_change.checked_add(paid)?;
-            let rest = pos.collateral.checked_sub(paid)?;
+            let rest = pos.collateral.checked_sub(from_collateral)?;
             let short = owed.checked_sub(paid)?;
             shortfall_total = shortfall_total.checked_add(short)?;
-            (rest, paid.checked_neg()?, rest, short)
+            (
+                rest.checked_sub(from_balance)?,
+                paid.checked_neg()?,
+                rest,
+                short,
+            )
         };
         let bal = account
             .balances

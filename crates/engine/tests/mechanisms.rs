@@ -236,3 +236,28 @@ fn the_settlement_breaker_holds_lp_flows_for_six_hours() {
     w.tick();
     assert_eq!(w.engine.state().pools["main"].vault.deposit_queue.len(), 0);
 }
+
+/// A portfolio-margined short locks no collateral: at expiry its payout comes out of its free
+/// balance, not out of the pool as bad debt (a simulator finding in cross-margin pools).
+#[test]
+fn a_portfolio_short_pays_its_settlement_from_its_balance() {
+    let mut w = World::standard();
+    w.apply(json!({"type": "set_margin_mode", "account": "pm", "mode": "portfolio"}));
+    w.apply(json!({"type": "deposit", "account": "pm", "asset": "USDC", "amount": "100000"}));
+    w.apply(json!({"type": "trade", "pool": "main", "account": "pm", "instrument": "BTC-27DEC24-40000-P", "side": "sell", "size": "2"}));
+    assert_eq!(
+        w.engine.state().accounts["pm"].positions["main"]["BTC-27DEC24-40000-P"]
+            .collateral
+            .to_string(),
+        "0"
+    );
+    let before = w.balance("pm", "USDC");
+    w.t = expiry() - 600;
+    w.price("BTC", "38000");
+    w.t = expiry() + 60;
+    w.price("BTC", "38000");
+    w.tick();
+    // The puts pay 2 × 2,000 = 4,000, from pm's balance; no bad debt.
+    assert!((w.balance("pm", "USDC") - (before - 4_000.0)).abs() < 1e-9);
+    assert_eq!(w.engine.state().pools["main"].bad_debt.to_string(), "0");
+}
