@@ -48,7 +48,7 @@ use crate::params::Params;
 use crate::reject::Reject;
 use crate::state::{Market, Pool, State};
 use derivpool_pricing::OptionKind;
-use derivpool_types::{div, mul, mul_div, Base, Fixed, MathError, Price, Quote, Rounding};
+use derivpool_types::{div, mul, Base, Fixed, MathError, Price, Quote, Rounding};
 use serde::{Deserialize, Serialize};
 
 /// The pool's hedge in one underlying.
@@ -311,36 +311,7 @@ pub fn fill(
     }
     // Perp accounting of the fill.
     let (s0, e0) = (h.position, h.entry_value);
-    let reducing = !s0.is_zero() && (s0.raw() > 0) != (size.raw() > 0);
-    let mut realised = Quote::ZERO;
-    let (position, entry_value);
-    if reducing {
-        let closed = size.checked_abs()?.min(s0.checked_abs()?);
-        let closed_signed = if size.raw() > 0 {
-            closed
-        } else {
-            closed.checked_neg()?
-        };
-        let e_rel = Quote::from_raw(mul_div(
-            e0.raw(),
-            closed.raw(),
-            s0.checked_abs()?.raw(),
-            Rounding::Up,
-        )?);
-        let exit: Quote = mul(closed_signed.checked_neg()?, price, Rounding::Down)?;
-        realised = exit.checked_sub(e_rel)?;
-        let rest = size.checked_sub(closed_signed)?;
-        if rest.is_zero() {
-            position = s0.checked_add(closed_signed)?;
-            entry_value = e0.checked_sub(e_rel)?;
-        } else {
-            position = rest;
-            entry_value = mul(rest, price, Rounding::Up)?;
-        }
-    } else {
-        position = s0.checked_add(size)?;
-        entry_value = e0.checked_add(mul(size, price, Rounding::Up)?)?;
-    }
+    let (position, entry_value, realised) = crate::perp::apply_fill(s0, e0, size, price)?;
     let cash_change = realised.checked_sub(fee)?;
     let cash_after = pool.cash.checked_add(cash_change)?;
     if cash_after < Quote::ZERO {

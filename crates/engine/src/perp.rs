@@ -229,6 +229,51 @@ pub fn accrue_pool(state: &mut State, pool_name: &str, now: u64) -> Result<Vec<E
     Ok(events)
 }
 
+/// Linear-position accounting of a fill of `delta` (signed) at `price` on a position of size
+/// `s0` with entry value `e0`: returns (new size, new entry value, realised P&L). The reduced
+/// part releases its share of the entry value (rounded up) against the exit value (rounded
+/// down), so rounding is against the position's holder; a flip re-enters the rest at `price`.
+/// Used for trader perps and the pool's hedge.
+pub fn apply_fill(
+    s0: Base,
+    e0: Quote,
+    delta: Base,
+    price: Price,
+) -> Result<(Base, Quote, Quote), MathError> {
+    let reducing = !s0.is_zero() && (s0.raw() > 0) != (delta.raw() > 0);
+    if !reducing {
+        return Ok((
+            s0.checked_add(delta)?,
+            e0.checked_add(mul(delta, price, Rounding::Up)?)?,
+            Quote::ZERO,
+        ));
+    }
+    let closed = delta.checked_abs()?.min(s0.checked_abs()?);
+    let closed_signed = if delta.raw() > 0 {
+        closed
+    } else {
+        closed.checked_neg()?
+    };
+    let e_rel = Quote::from_raw(mul_div(
+        e0.raw(),
+        closed.raw(),
+        s0.checked_abs()?.raw(),
+        Rounding::Up,
+    )?);
+    let exit: Quote = mul(closed_signed.checked_neg()?, price, Rounding::Down)?;
+    let realised = exit.checked_sub(e_rel)?;
+    let rest = delta.checked_sub(closed_signed)?;
+    if rest.is_zero() {
+        Ok((
+            s0.checked_add(closed_signed)?,
+            e0.checked_sub(e_rel)?,
+            realised,
+        ))
+    } else {
+        Ok((rest, mul(rest, price, Rounding::Up)?, realised))
+    }
+}
+
 /// Applies a perp trade: accrue, settle what the position owes, fill, check caps and margin.
 /// All checks happen on a working copy of the state, so a reject changes nothing.
 pub fn trade(
@@ -368,34 +413,9 @@ pub fn trade(
     // Position update.
     let s0 = pos.size;
     let e0 = pos.entry_value;
-    let reducing = !s0.is_zero() && (s0.raw() > 0) != (delta.raw() > 0);
-    let mut realised = Quote::ZERO;
-    if reducing {
-        let closed = delta.checked_abs()?.min(s0.checked_abs()?);
-        let closed_signed = if delta.raw() > 0 {
-            closed
-        } else {
-            closed.checked_neg()?
-        };
-        let e_rel = Quote::from_raw(mul_div(
-            e0.raw(),
-            closed.raw(),
-            s0.checked_abs()?.raw(),
-            Rounding::Up,
-        )?);
-        let exit: Quote = mul(closed_signed.checked_neg()?, fill, Rounding::Down)?;
-        realised = exit.checked_sub(e_rel)?;
-        pos.size = s0.checked_add(closed_signed)?;
-        pos.entry_value = e0.checked_sub(e_rel)?;
-        let rest = delta.checked_sub(closed_signed)?;
-        if !rest.is_zero() {
-            pos.size = rest;
-            pos.entry_value = mul(rest, fill, Rounding::Up)?;
-        }
-    } else {
-        pos.size = s0.checked_add(delta)?;
-        pos.entry_value = e0.checked_add(mul(delta, fill, Rounding::Up)?)?;
-    }
+    let (size1, entry1, realised) = apply_fill(s0, e0, delta, fill)?;
+    pos.size = size1;
+    pos.entry_value = entry1;
     // Realised P&L: a gain is paid by the pool, a loss is paid to it (as far as the balance goes).
     pay(
         &mut balance,
