@@ -13,6 +13,24 @@ fn trade(instrument: &str, side: &str, size: &str) -> Value {
         "side": side, "size": size})
 }
 
+/// A pool with one 27DEC24 board of a single 40,000 strike, the given parameter overrides and
+/// junior capital (senior 1,000,000), LP capital processed and the cache fresh; alice deposits
+/// `deposit` USDC.
+fn single_strike_world(params: Value, junior: &str, deposit: &str) -> World {
+    let mut w = World::new();
+    w.apply(json!({"type": "create_pool", "pool": "main", "quote_asset": "USDC", "generation": "hedged", "params": params}));
+    w.apply(json!({"type": "list_underlying", "pool": "main", "underlying": "BTC", "oracle_sources": ["a", "b", "c"]}));
+    w.apply(json!({"type": "lp_deposit", "pool": "main", "lp": "lp1", "tranche": "senior", "amount": "1000000"}));
+    w.apply(json!({"type": "lp_deposit", "pool": "main", "lp": "lp2", "tranche": "junior", "amount": junior}));
+    w.advance(3 * DAY);
+    w.price("BTC", "40000");
+    w.flat_vol("BTC", "27DEC24", 0.6);
+    w.apply(json!({"type": "list_expiry", "pool": "main", "underlying": "BTC", "expiry": "27DEC24", "strikes": ["40000"]}));
+    w.tick();
+    w.apply(json!({"type": "deposit", "account": "alice", "asset": "USDC", "amount": deposit}));
+    w
+}
+
 /// (code, scenario) — each scenario sets up a world and must end with `w.reject(.., code)`.
 fn scenarios() -> Vec<(&'static str, fn())> {
     vec![
@@ -197,19 +215,7 @@ fn scenarios() -> Vec<(&'static str, fn())> {
             w.reject(trade("BTC-27DEC24-40000-P", "sell", "0.001"), "empty_pool");
         }),
         ("junior_too_thin", || {
-            let mut w = World::new();
-            w.apply(json!({"type": "create_pool", "pool": "main", "quote_asset": "USDC", "generation": "hedged"}));
-            w.apply(json!({"type": "list_underlying", "pool": "main", "underlying": "BTC", "oracle_sources": ["a", "b", "c"]}));
-            w.apply(json!({"type": "lp_deposit", "pool": "main", "lp": "lp1", "tranche": "senior", "amount": "1000000"}));
-            w.apply(json!({"type": "lp_deposit", "pool": "main", "lp": "lp2", "tranche": "junior", "amount": "50000"}));
-            w.advance(3 * DAY);
-            w.price("BTC", "40000");
-            w.flat_vol("BTC", "27DEC24", 0.6);
-            w.apply(json!({"type": "list_expiry", "pool": "main", "underlying": "BTC", "expiry": "27DEC24", "strikes": ["40000"]}));
-            w.tick();
-            w.apply(
-                json!({"type": "deposit", "account": "alice", "asset": "USDC", "amount": "100000"}),
-            );
+            let mut w = single_strike_world(json!({}), "50000", "100000");
             w.reject(trade("BTC-27DEC24-40000-C", "buy", "1"), "junior_too_thin");
         }),
         ("oracle_confidence", || {
@@ -278,19 +284,10 @@ fn scenarios() -> Vec<(&'static str, fn())> {
             w.reject(trade("BTC-PERP", "buy", "29"), "pool_risk_limit");
         }),
         ("utilisation_cap", || {
-            let mut w = World::new();
-            w.apply(json!({"type": "create_pool", "pool": "main", "quote_asset": "USDC", "generation": "hedged",
-                "params": {"expiry_exposure_cap": "1", "strike_exposure_cap": "1", "pool_stress_new_risk": "1"}}));
-            w.apply(json!({"type": "list_underlying", "pool": "main", "underlying": "BTC", "oracle_sources": ["a", "b", "c"]}));
-            w.apply(json!({"type": "lp_deposit", "pool": "main", "lp": "lp1", "tranche": "senior", "amount": "1000000"}));
-            w.apply(json!({"type": "lp_deposit", "pool": "main", "lp": "lp2", "tranche": "junior", "amount": "300000"}));
-            w.advance(3 * DAY);
-            w.price("BTC", "40000");
-            w.flat_vol("BTC", "27DEC24", 0.6);
-            w.apply(json!({"type": "list_expiry", "pool": "main", "underlying": "BTC", "expiry": "27DEC24", "strikes": ["40000"]}));
-            w.tick();
-            w.apply(
-                json!({"type": "deposit", "account": "alice", "asset": "USDC", "amount": "500000"}),
+            let mut w = single_strike_world(
+                json!({"expiry_exposure_cap": "1", "strike_exposure_cap": "1", "pool_stress_new_risk": "1"}),
+                "300000",
+                "500000",
             );
             // 28 calls lock 1.12M of about 1.35M of cash: utilisation 0.83 > 0.8.
             w.reject(trade("BTC-27DEC24-40000-C", "buy", "28"), "utilisation_cap");
