@@ -216,6 +216,9 @@ pub fn fit_svi(t: f64, quotes: &[IvQuote]) -> Result<FitResult, FitError> {
     let (m, sigma) = (best.1[0], libm::exp(best.1[1]));
     let (_, x) = data.inner(m, sigma);
     let [a, d, c] = x;
+    // The QP keeps c ≥ 0; rounding in the active-set solve can leave it at −1e-17 with extreme
+    // weights (a property test found one), which would make b negative.
+    let c = c.max(0.0);
     let b = c / sigma;
     let rho = if c > 0.0 {
         (d / c).clamp(-RHO_MAX, RHO_MAX)
