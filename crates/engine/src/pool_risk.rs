@@ -23,7 +23,7 @@ use crate::margin::vol_multiples;
 use crate::params::Params;
 use crate::pricing_ctx::BoardCtx;
 use crate::state::{Market, Pool, State};
-use derivpool_pricing::OptionKind;
+use derivpool_pricing::{BsmGrid, GridSpot, OptionKind};
 use derivpool_types::{Fixed, MathError, Price, Quote, Rounding};
 
 /// An option position change: (expiry time, strike, kind, Δ contracts for the pool).
@@ -49,6 +49,10 @@ pub fn scenarios(p: &Params) -> Vec<(f64, u8, bool)> {
 }
 
 /// Per-contract (call, put) values at a strike in each scenario, quantised up.
+///
+/// Each scenario's spot `S·(1 + shock)` is taken once (one logarithm) and its call and put are
+/// priced together ([`BsmGrid`]: one exponential for both), bit-identical to pricing each
+/// contract on its own; an invalid point is worth 0.
 pub fn scenario_values(
     ctx: &BoardCtx,
     strike: Price,
@@ -56,23 +60,27 @@ pub fn scenario_values(
     p: &Params,
 ) -> Result<(Vec<Price>, Vec<Price>), MathError> {
     let (up, down) = vol_multiples(ctx.days(), p);
-    let mut calls = Vec::new();
-    let mut puts = Vec::new();
-    for (shock, vs, _) in scenarios(p) {
-        let shocked = BoardCtx {
-            spot: ctx.spot * (1.0 + shock),
-            forward: ctx.forward * (1.0 + shock),
-            ..ctx.clone()
+    let sc = scenarios(p);
+    let mut calls = Vec::with_capacity(sc.len());
+    let mut puts = Vec::with_capacity(sc.len());
+    let Ok(grid) = BsmGrid::new(strike.to_f64(), ctx.t_years, ctx.rate, 0.0) else {
+        calls.resize(sc.len(), Price::ZERO);
+        puts.resize(sc.len(), Price::ZERO);
+        return Ok((calls, puts));
+    };
+    let mut at: Option<(f64, GridSpot)> = None;
+    for (shock, vs, _) in sc {
+        let point = match at {
+            Some((s, point)) if s == shock => point,
+            _ => {
+                let point = grid.at_spot(ctx.spot * (1.0 + shock));
+                at = Some((shock, point));
+                point
+            }
         };
-        let v = vol * [up, 1.0, down][vs as usize];
-        calls.push(Price::from_f64(
-            shocked.greeks(OptionKind::Call, strike, v).price,
-            Rounding::Up,
-        )?);
-        puts.push(Price::from_f64(
-            shocked.greeks(OptionKind::Put, strike, v).price,
-            Rounding::Up,
-        )?);
+        let (c, put) = grid.call_put(&point, vol * [up, 1.0, down][vs as usize]);
+        calls.push(Price::from_f64(c, Rounding::Up)?);
+        puts.push(Price::from_f64(put, Rounding::Up)?);
     }
     Ok((calls, puts))
 }

@@ -285,6 +285,10 @@ struct Core {
     /// `w·(A·N(w·d1) − B·N(w·d2))`, by parity from the out-of-the-money side when in the money,
     /// floored at 0 (exactly 0 at the forward with v = 0).
     value: f64,
+    /// The out-of-the-money side's value before the floor (`s·(A·N(s·d1) − B·N(s·d2))` with
+    /// `s` the sign of that side; 0 when v = 0): the other kind's price is `w'·(A − B) + otm`
+    /// or `otm` itself, so one evaluation prices both kinds (see [`BsmGrid::call_put`]).
+    otm: f64,
     /// φ(d1) (0 when v = 0; the at-the-forward limits are applied by the caller).
     pdf1: f64,
     /// d1 and d2 (0 when v = 0).
@@ -337,6 +341,7 @@ fn core(m: f64, v: f64, w: f64, a: f64, b: f64) -> Core {
             an1: a * n1,
             bn2,
             value: value.max(0.0),
+            otm,
             pdf1: FRAC_1_SQRT_2PI * g1,
             d1,
             d2,
@@ -357,6 +362,7 @@ fn core(m: f64, v: f64, w: f64, a: f64, b: f64) -> Core {
             an1: a * n,
             bn2: b * n,
             value: if itm { (w * (a - b)).max(0.0) } else { 0.0 },
+            otm: 0.0,
             pdf1: 0.0,
             d1: 0.0,
             d2: 0.0,
@@ -435,6 +441,87 @@ pub fn bsm_greeks(i: &BsmInputs) -> Result<Greeks, InputError> {
         vanna,
         volga,
     })
+}
+
+/// One strike and expiry of a Black-Scholes-Merton model priced again and again under shocked
+/// spots and vols (stress grids): the discount factors and `√T` are computed once, each spot once
+/// ([`BsmGrid::at_spot`]: one logarithm), and each (spot, vol) point prices the call and the put
+/// with one shared evaluation ([`BsmGrid::call_put`]: one exponential).
+///
+/// The results are bit-identical to [`bsm_price`] with the same inputs: away from the forward
+/// (`m ≠ 0`) both kinds take the same out-of-the-money side, so the call and the put are the
+/// two branches of one [`Core`] (`V_otm` and `w·(A − B) + V_otm`); exactly at the forward, or
+/// with zero total vol, each kind is evaluated on its own, as [`bsm_price`] does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BsmGrid {
+    strike: f64,
+    t: f64,
+    sqrt_t: f64,
+    carry_t: f64,
+    dq: f64,
+    b: f64,
+    valid: bool,
+}
+
+/// A spot of a [`BsmGrid`]: `m = ln(S/K) + (r − q)·T` and `A = S·e^(−qT)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GridSpot {
+    m: f64,
+    a: f64,
+    valid: bool,
+}
+
+impl BsmGrid {
+    /// A grid for `strike`, `t` years, `rate` and dividend yield `div` (inputs validated as in
+    /// [`bsm_price`]; the spot and the vol are checked per point).
+    pub fn new(strike: f64, t: f64, rate: f64, div: f64) -> Result<BsmGrid, InputError> {
+        check_positive("strike", strike)?;
+        check_non_negative("t", t)?;
+        check_finite("rate", rate)?;
+        check_finite("div", div)?;
+        Ok(BsmGrid {
+            strike,
+            t,
+            sqrt_t: libm::sqrt(t),
+            carry_t: (rate - div) * t,
+            dq: libm::exp(-div * t),
+            b: strike * libm::exp(-rate * t),
+            valid: true,
+        })
+    }
+
+    /// The point at `spot` (an invalid spot prices every option at 0; check it first where
+    /// that matters).
+    #[inline]
+    pub fn at_spot(&self, spot: f64) -> GridSpot {
+        GridSpot {
+            m: libm::log(spot / self.strike) + self.carry_t,
+            a: spot * self.dq,
+            valid: self.valid & spot.is_finite() & (spot > 0.0),
+        }
+    }
+
+    /// (call, put) prices at `spot` and `vol` (0 and 0 for an invalid spot or vol).
+    #[inline]
+    pub fn call_put(&self, spot: &GridSpot, vol: f64) -> (f64, f64) {
+        if !(spot.valid & vol.is_finite() & (vol >= 0.0)) {
+            return (0.0, 0.0);
+        }
+        let (m, a, b) = (spot.m, spot.a, self.b);
+        let v = vol * self.sqrt_t;
+        if v > 0.0 && (m > 0.0 || m < 0.0) {
+            let c = core(m, v, 1.0, a, b);
+            if m > 0.0 {
+                // The call is in the money: `c.otm` is the put.
+                (c.value, c.otm.max(0.0))
+            } else {
+                // The put is in the money: the call is `c.otm`.
+                (c.value, (-1.0 * (a - b) + c.otm).max(0.0))
+            }
+        } else {
+            (core(m, v, 1.0, a, b).value, core(m, v, -1.0, a, b).value)
+        }
+    }
 }
 
 /// Black-76 price, `D·w·(F·N(w·d1) − K·N(w·d2))` with `D = e^(−rT)`, in the currency of the
@@ -694,5 +781,56 @@ mod tests {
             g.price.is_finite() && g.vanna == 0.0 && g.volga == 0.0,
             "{g:?}"
         );
+    }
+
+    /// The grid's shared call/put evaluation equals `bsm_price` bit for bit, including at the
+    /// forward, at zero time or vol, deep in and out of the money, and for invalid points.
+    #[test]
+    fn grid_prices_equal_bsm_price_bit_for_bit() {
+        use proptest::prelude::*;
+        let one = |spot: f64, strike: f64, t: f64, rate: f64, div: f64, vol: f64| {
+            let grid = BsmGrid::new(strike, t, rate, div).unwrap();
+            let (c, p) = grid.call_put(&grid.at_spot(spot), vol);
+            let price = |kind| {
+                bsm_price(&BsmInputs {
+                    kind,
+                    spot,
+                    strike,
+                    t,
+                    rate,
+                    div,
+                    vol,
+                })
+                .unwrap_or(0.0)
+            };
+            let (ec, ep) = (price(OptionKind::Call), price(OptionKind::Put));
+            assert_eq!(
+                (c.to_bits(), p.to_bits()),
+                (ec.to_bits(), ep.to_bits()),
+                "S={spot} K={strike} t={t} r={rate} q={div} σ={vol}: grid ({c}, {p}) vs ({ec}, {ep})"
+            );
+        };
+        // Exactly at the forward (m = 0), zero time, zero vol, invalid spot and vol.
+        one(100.0, 100.0, 0.5, 0.0, 0.0, 0.6);
+        one(100.0, 100.0, 0.0, 0.05, 0.0, 0.6);
+        one(90.0, 100.0, 0.5, 0.05, 0.01, 0.0);
+        one(110.0, 100.0, 0.0, 0.05, 0.0, 0.3);
+        one(-1.0, 100.0, 0.5, 0.05, 0.0, 0.3);
+        one(100.0, 100.0, 0.5, 0.05, 0.0, f64::NAN);
+        one(100.0, 100.0, 0.5, 0.05, 0.0, -0.1);
+        one(1e-6, 1e6, 2.0, 0.0, 0.0, 0.05);
+        one(1e6, 1e-6, 2.0, 0.0, 0.0, 0.05);
+        proptest!(ProptestConfig::with_cases(4000), |(
+            spot in 1.0f64..200_000.0,
+            moneyness in -3.0f64..3.0,
+            t in 0.0f64..3.0,
+            rate in -0.05f64..0.2,
+            div in -0.05f64..0.2,
+            vol in 0.0f64..4.0,
+        )| {
+            one(spot, spot * moneyness.exp(), t, rate, div, vol);
+        });
+        assert!(BsmGrid::new(0.0, 1.0, 0.0, 0.0).is_err());
+        assert!(BsmGrid::new(100.0, -1.0, 0.0, 0.0).is_err());
     }
 }
