@@ -133,7 +133,23 @@ fn settle_board(
     }];
     // First pass: what shorts pay in and what longs are owed.
     let mut settled: Vec<(String, String, crate::state::Position, Price)> = Vec::new();
-    for (account_name, account) in state.accounts.iter_mut() {
+    // Only the accounts holding one of the series are touched (the account map shares
+    // unchanged accounts between state copies).
+    let holders: Vec<String> = state
+        .accounts
+        .iter()
+        .filter(|(_, a)| {
+            a.positions
+                .get(pool_name)
+                .is_some_and(|p| series.iter().any(|(name, _, _)| p.contains_key(name)))
+        })
+        .map(|(n, _)| n.clone())
+        .collect();
+    for account_name in holders {
+        let account = state
+            .accounts
+            .get_mut(&account_name)
+            .expect("account exists");
         let Some(positions) = account.positions.get_mut(pool_name) else {
             continue;
         };

@@ -15,6 +15,10 @@ use derivpool_types::{Base, Fixed, Price, Quote, Ratio, Shares};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+/// Trader accounts by name ([`imbl::OrdMap`]: ordered like a `BTreeMap`, and serialised the
+/// same way, but cloned in O(1) with copy-on-write nodes).
+pub type Accounts = imbl::OrdMap<String, Account>;
+
 /// The whole engine state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
@@ -22,8 +26,10 @@ pub struct State {
     pub t: u64,
     /// Pools by name.
     pub pools: BTreeMap<String, Pool>,
-    /// Trader accounts by name.
-    pub accounts: BTreeMap<String, Account>,
+    /// Trader accounts by name: an ordered map with structural sharing, so that copying the
+    /// state (the atomic `tick` works on a copy) shares every account and only the accounts a
+    /// command changes are copied.
+    pub accounts: Accounts,
     /// Oracle observations.
     pub oracle: Oracle,
     /// Money that came in from and went out to the outside world, per asset.
