@@ -21,6 +21,8 @@
 //! [6 h] per pool, so a persisting condition does not ratchet a parameter every step. The agent
 //! never relaxes a parameter: undoing its moves is a decision for the council or governance.
 
+use derivpool_engine::metrics::PoolMetrics;
+use derivpool_engine::state::State;
 use derivpool_engine::{nav, params::ParamValue, Command, CommandKind, Engine};
 use derivpool_types::{Fixed, Ratio, Rounding};
 use std::collections::BTreeMap;
@@ -90,17 +92,31 @@ pub struct Observation {
     pub mark_vol: Option<f64>,
     /// Spot (mark) per underlying.
     pub spots: BTreeMap<String, f64>,
-    /// Current parameter values (decimal text).
+    /// Current values (decimal text) of the parameters the rules move ([`RULE_PARAMS`]; the
+    /// agent reads no others).
     pub params: BTreeMap<String, String>,
     /// Council bounds per parameter (min, max) as decimal text.
     pub council_bounds: BTreeMap<String, (String, String)>,
 }
 
+/// The parameters the rules move, in rule order (module table).
+pub const RULE_PARAMS: [&str; 4] = [
+    "vega_fee_coefficient",
+    "perp_open_interest_cap",
+    "utilisation_cap",
+    "hedge_delay_s",
+];
+
 impl Observation {
     /// Reads a pool from an engine; `None` for an unknown pool.
     pub fn from_engine(engine: &Engine, pool: &str) -> Option<Observation> {
         let m = engine.metrics(pool)?;
-        let state = engine.state();
+        Observation::from_state(engine.state(), pool, &m)
+    }
+
+    /// Reads a pool from a state and the pool's metrics in that state (`engine.metrics(pool)`,
+    /// for a caller that has them already); `None` for an unknown pool.
+    pub fn from_state(state: &State, pool: &str, m: &PoolMetrics) -> Option<Observation> {
         let p = state.pools.get(pool)?;
         let mut spots = BTreeMap::new();
         let mut oi = 0.0;
@@ -132,11 +148,9 @@ impl Observation {
             open_interest_notional: oi,
             mark_vol: (vol_n > 0).then(|| vol_sum / f64::from(vol_n)),
             spots,
-            params: p
-                .params
-                .values()
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
+            params: RULE_PARAMS
+                .iter()
+                .filter_map(|&k| Some((k.to_string(), p.params.get(k)?)))
                 .collect(),
             council_bounds: state
                 .governance
@@ -160,12 +174,20 @@ struct Trigger {
     why: String,
 }
 
+/// What the rules compare with the previous observation of a pool.
+#[derive(Debug, Clone)]
+struct Previous {
+    mark_vol: Option<f64>,
+    spots: BTreeMap<String, f64>,
+}
+
 /// The risk agent: rules, their cooldowns, and the previous observation of each pool.
 #[derive(Debug, Clone)]
 pub struct RiskAgent {
     config: RiskAgentConfig,
-    previous: BTreeMap<String, Observation>,
-    last_action_t: BTreeMap<(String, &'static str), u64>,
+    previous: BTreeMap<String, Previous>,
+    /// Time of each rule's last action, per pool.
+    last_action_t: BTreeMap<String, BTreeMap<&'static str, u64>>,
 }
 
 impl RiskAgent {
@@ -186,13 +208,20 @@ impl RiskAgent {
     /// Applies the rules to an observation; the `council_set` commands to send (at `obs.t`).
     pub fn observe(&mut self, obs: &Observation) -> Vec<Command> {
         let c = &self.config;
+        let last_actions = self.last_action_t.get(&obs.pool);
+        // A rule still cooling down is skipped before its reason is written.
+        let ready = |rule: &str| {
+            last_actions
+                .and_then(|m| m.get(rule))
+                .is_none_or(|last| obs.t >= last.saturating_add(c.cooldown_s))
+        };
         let mut triggers = Vec::new();
         if obs.nav > 0.0 {
             let conc = obs.net_std_vega.abs() / obs.nav;
-            if conc > c.vega_concentration_max {
+            if conc > c.vega_concentration_max && ready("vega") {
                 triggers.push(Trigger {
                     rule: "vega",
-                    param: "vega_fee_coefficient",
+                    param: RULE_PARAMS[0],
                     factor: c.fee_widen_factor,
                     up: true,
                     integer: false,
@@ -203,10 +232,13 @@ impl RiskAgent {
                 });
             }
             let cover = obs.insurance_fund / obs.nav;
-            if obs.open_interest_notional > 0.0 && cover < c.insurance_fund_min {
+            if obs.open_interest_notional > 0.0
+                && cover < c.insurance_fund_min
+                && ready("insurance")
+            {
                 triggers.push(Trigger {
                     rule: "insurance",
-                    param: "perp_open_interest_cap",
+                    param: RULE_PARAMS[1],
                     factor: c.oi_cap_factor,
                     up: false,
                     integer: false,
@@ -220,10 +252,10 @@ impl RiskAgent {
         if let Some(prev) = self.previous.get(&obs.pool) {
             if let (Some(v0), Some(v1)) = (prev.mark_vol, obs.mark_vol) {
                 let rise = v1 / v0 - 1.0;
-                if v0 > 0.0 && rise > c.vol_spike_min {
+                if v0 > 0.0 && rise > c.vol_spike_min && ready("vol_spike") {
                     triggers.push(Trigger {
                         rule: "vol_spike",
-                        param: "utilisation_cap",
+                        param: RULE_PARAMS[2],
                         factor: c.utilisation_cap_factor,
                         up: false,
                         integer: false,
@@ -247,10 +279,10 @@ impl RiskAgent {
                     _ => Some((u, g)),
                 });
             if let Some((u, g)) = gap {
-                if g > c.gap_min {
+                if g > c.gap_min && ready("gap") {
                     triggers.push(Trigger {
                         rule: "gap",
-                        param: "hedge_delay_s",
+                        param: RULE_PARAMS[3],
                         factor: c.hedge_delay_factor,
                         up: false,
                         integer: true,
@@ -265,17 +297,14 @@ impl RiskAgent {
         }
         let mut commands = Vec::new();
         for tr in triggers {
-            let key = (obs.pool.clone(), tr.rule);
-            if let Some(last) = self.last_action_t.get(&key) {
-                if obs.t < last.saturating_add(c.cooldown_s) {
-                    continue;
-                }
-            }
             let Some(value) = Self::new_value(obs, &tr) else {
                 continue;
             };
             let old = &obs.params[tr.param];
-            self.last_action_t.insert(key, obs.t);
+            self.last_action_t
+                .entry(obs.pool.clone())
+                .or_default()
+                .insert(tr.rule, obs.t);
             commands.push(Command {
                 t: obs.t,
                 kind: CommandKind::CouncilSet {
@@ -290,7 +319,16 @@ impl RiskAgent {
                 },
             });
         }
-        self.previous.insert(obs.pool.clone(), obs.clone());
+        let previous = Previous {
+            mark_vol: obs.mark_vol,
+            spots: obs.spots.clone(),
+        };
+        match self.previous.get_mut(&obs.pool) {
+            Some(p) => *p = previous,
+            None => {
+                self.previous.insert(obs.pool.clone(), previous);
+            }
+        }
         commands
     }
 

@@ -1,6 +1,7 @@
 //! The risk agent on a scripted metric path takes exactly the documented actions, and its
 //! commands are accepted by the engine inside the council's bounds.
 
+use derivpool_agents::risk_agent::RULE_PARAMS;
 use derivpool_agents::{Observation, RiskAgent, RiskAgentConfig};
 use derivpool_engine::{Command, CommandKind, Engine, Event};
 use serde_json::json;
@@ -244,6 +245,20 @@ fn the_engine_accepts_the_agents_commands_and_logs_the_reason() {
     // The command is an ordinary log line.
     let line = cmds[0].to_json();
     assert!(line.contains("\"type\":\"council_set\"") && line.contains("\"reason\""));
+    // The observation carries exactly the parameters the rules move, as the engine prints them,
+    // and reading it with metrics the caller has already gives the same observation.
+    let obs = Observation::from_engine(&e, "main").unwrap();
+    let mut expected = RULE_PARAMS.to_vec();
+    expected.sort_unstable();
+    assert_eq!(
+        obs.params.keys().map(String::as_str).collect::<Vec<_>>(),
+        expected
+    );
+    for (k, v) in &obs.params {
+        assert_eq!(Some(v), e.state().pools["main"].params.get(k).as_ref());
+    }
+    let m = e.metrics("main").unwrap();
+    assert_eq!(Observation::from_state(e.state(), "main", &m), Some(obs));
 }
 
 #[test]

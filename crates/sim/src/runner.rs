@@ -524,10 +524,12 @@ pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<Ru
         hedger.poll(&mut ex);
         keeper.act(&mut ex, &view0);
         hedger.route(&ex);
-        if live {
-            risk_agent.act(&mut ex, POOL);
+        // The pool's metrics are read once per step (and again only when the risk agent's
+        // command changed the state).
+        let mut metrics = ex.engine.metrics(POOL);
+        if live && risk_agent.act(&mut ex, POOL, metrics.as_ref()) {
+            metrics = ex.engine.metrics(POOL);
         }
-        let metrics = ex.engine.metrics(POOL);
         let view = View {
             metrics: metrics.as_ref(),
             ..view0

@@ -11,6 +11,7 @@ use crate::oracle::decimal;
 use derivpool_agents::hedge_loop::HedgeLoop;
 use derivpool_agents::risk_agent::{Observation, RiskAgent, RiskAgentConfig};
 use derivpool_agents::venue::{SimVenue, SimVenueConfig};
+use derivpool_engine::metrics::PoolMetrics;
 use derivpool_engine::CommandKind;
 
 /// Ticks the engine once per step so that funding, queues, expiries, breakers, the greek cache,
@@ -150,14 +151,18 @@ impl RiskAgentDriver {
         }
     }
 
-    /// Observes `pool` and submits the agent's commands.
-    pub fn act(&mut self, ex: &mut Exec, pool: &str) {
-        let Some(obs) = Observation::from_engine(&ex.engine, pool) else {
-            return;
+    /// Observes `pool`, whose metrics in the engine's current state are `metrics`, and submits
+    /// the agent's commands. True when one of them was applied (the metrics may have changed).
+    pub fn act(&mut self, ex: &mut Exec, pool: &str, metrics: Option<&PoolMetrics>) -> bool {
+        let Some(obs) = metrics.and_then(|m| Observation::from_state(ex.engine.state(), pool, m))
+        else {
+            return false;
         };
+        let mut applied = false;
         for c in self.agent.observe(&obs) {
-            let _ = ex.submit("risk_agent", c.kind);
+            applied |= ex.submit("risk_agent", c.kind).is_ok();
         }
+        applied
     }
 }
 
