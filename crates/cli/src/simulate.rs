@@ -4,12 +4,12 @@ use anyhow::{bail, Context, Result};
 use derivpool_engine::params::{ParamOverrides, ParamValue};
 use derivpool_engine::Generation;
 use derivpool_sim::candles::read_candles;
-use derivpool_sim::report::{html, timeseries_csv};
+use derivpool_sim::report::{html, write_timeseries_csv};
 use derivpool_sim::time::parse_step;
 use derivpool_sim::{InvariantCheck, RunOutput, Scenario, SimConfig, Summary};
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::IsTerminal;
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -217,18 +217,33 @@ fn run_one(cfg: &SimConfig, label: &str) -> Result<RunOutput> {
     Ok(out)
 }
 
+/// Writes one report file through a buffer by `write` (the large ones are streamed, never held
+/// as one string).
+fn write_file(
+    dir: &Path,
+    name: &str,
+    write: impl FnOnce(&mut BufWriter<fs::File>) -> std::io::Result<()>,
+) -> Result<()> {
+    let p = dir.join(name);
+    let file = fs::File::create(&p).with_context(|| format!("{}: cannot write", p.display()))?;
+    let mut w = BufWriter::with_capacity(1 << 16, file);
+    write(&mut w)
+        .and_then(|()| w.flush())
+        .with_context(|| format!("{}: cannot write", p.display()))
+}
+
 fn write_report(dir: &Path, out: &RunOutput) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    let files = [
-        ("summary.json", out.summary.to_json()),
-        ("timeseries.csv", timeseries_csv(&out.rows)),
-        ("commands.jsonl", out.exec.log_jsonl()),
-        ("index.html", html(&out.summary, &out.rows)),
-    ];
-    for (name, body) in files {
-        let p = dir.join(name);
-        fs::write(&p, body).with_context(|| format!("{}: cannot write", p.display()))?;
-    }
+    write_file(dir, "summary.json", |w| {
+        w.write_all(out.summary.to_json().as_bytes())
+    })?;
+    write_file(dir, "timeseries.csv", |w| {
+        write_timeseries_csv(&out.rows, w)
+    })?;
+    write_file(dir, "commands.jsonl", |w| out.exec.write_log(w))?;
+    write_file(dir, "index.html", |w| {
+        w.write_all(html(&out.summary, &out.rows).as_bytes())
+    })?;
     Ok(())
 }
 

@@ -147,13 +147,71 @@ impl Exec {
         }
     }
 
-    /// The command log as JSON lines (each followed by a newline).
-    pub fn log_jsonl(&self) -> String {
-        let mut s = String::with_capacity(self.log.len() * 160);
+    /// Writes the command log as JSON lines (each followed by a newline) into `w`, one command
+    /// at a time (a 365-day log is ~20 MB: no need to hold it as one string). Give it a buffered
+    /// writer.
+    pub fn write_log<W: std::io::Write>(&self, mut w: W) -> std::io::Result<()> {
         for c in &self.log {
-            s.push_str(&c.to_json());
-            s.push('\n');
+            serde_json::to_writer(&mut w, c)?;
+            w.write_all(b"\n")?;
         }
-        s
+        Ok(())
+    }
+
+    /// The command log as JSON lines (each followed by a newline), as one string.
+    pub fn log_jsonl(&self) -> String {
+        let mut buf = Vec::with_capacity(self.log.len() * 160);
+        self.write_log(&mut buf)
+            .expect("writing to memory cannot fail");
+        String::from_utf8(buf).expect("JSON is UTF-8")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use derivpool_engine::params::ParamOverrides;
+    use derivpool_engine::Generation;
+
+    /// Every command through `Command::to_json`, one per line: the format `derivpool replay`
+    /// reads.
+    fn reference_jsonl(ex: &Exec) -> String {
+        ex.log
+            .iter()
+            .map(|c| c.to_json() + "\n")
+            .collect::<Vec<_>>()
+            .concat()
+    }
+
+    #[test]
+    fn the_streamed_log_is_byte_identical_to_one_to_json_per_line() {
+        let mut ex = Exec::new(false);
+        ex.t = 1_735_689_600;
+        let _ = ex.submit(
+            "operator",
+            CommandKind::CreatePool {
+                pool: "main".into(),
+                quote_asset: "USDC".into(),
+                generation: Generation::Hedged,
+                params: ParamOverrides::default(),
+            },
+        );
+        let _ = ex.submit(
+            "lp",
+            CommandKind::LpDeposit {
+                pool: "main".into(),
+                lp: "lp-\"quoted\"\\ é".into(),
+                tranche: derivpool_engine::Tranche::Junior,
+                amount: "1234.56".parse().unwrap(),
+            },
+        );
+        ex.t += 3600;
+        let _ = ex.submit("keeper", CommandKind::Tick {});
+        assert_eq!(ex.log.len(), 3);
+        let mut streamed = Vec::new();
+        ex.write_log(std::io::BufWriter::with_capacity(7, &mut streamed))
+            .unwrap();
+        assert_eq!(String::from_utf8(streamed).unwrap(), reference_jsonl(&ex));
+        assert_eq!(ex.log_jsonl(), reference_jsonl(&ex));
     }
 }

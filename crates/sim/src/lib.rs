@@ -24,7 +24,8 @@
 //! The hedge venue, the hedge loop and the risk agent come from `derivpool-agents`, shared with
 //! the server, so the simulator drives the same loop as production.
 //!
-//! The crate does no file or terminal IO: it returns strings, and the CLI writes them.
+//! The crate does no file or terminal IO: it returns strings or writes into a caller's
+//! `io::Write` (the command log and the time series, streamed), and the CLI opens the files.
 
 pub mod agents;
 pub mod candles;

@@ -10,9 +10,8 @@
 
 use crate::rng::SimRng;
 use derivpool_engine::{CommandKind, SviParams};
-use derivpool_types::{Price, Ratio};
+use derivpool_types::{Fixed, Price, Ratio};
 use serde::Serialize;
-use std::str::FromStr;
 
 /// A window of time relative to the path start, in seconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -110,16 +109,69 @@ pub struct OracleAgent {
 }
 
 /// `x` rounded to `places` decimals as a fixed-point value, so that the log reads `61234.57`
-/// rather than the binary expansion of a float. Panics only for non-finite input, which the
-/// paths and agents exclude.
-pub fn decimal<T: FromStr>(x: f64, places: usize) -> T
-where
-    T::Err: std::fmt::Debug,
-{
+/// rather than the binary expansion of a float. The value is exactly that of the text
+/// `format!("{x:.places$}")` (the float's exact binary value rounded half to even), computed
+/// without the text. Panics only for non-finite input, which the paths and agents exclude, or a
+/// value beyond the fixed-point range.
+pub fn decimal<T: Fixed>(x: f64, places: usize) -> T {
     assert!(x.is_finite(), "non-finite amount {x}");
+    match decimal_raw(x, places) {
+        Some(raw) => T::from_raw(raw),
+        None => T::from_raw(decimal_via_text(x, places)),
+    }
+}
+
+/// The reference of [`decimal`]: print with `places` decimals, parse the text.
+fn decimal_via_text(x: f64, places: usize) -> i128 {
     format!("{x:.places$}")
-        .parse()
+        .parse::<derivpool_types::Quote>()
         .expect("a rounded decimal parses")
+        .raw()
+}
+
+/// Raw units (10⁻¹⁸) of `x` rounded half to even to `places` ≤ 18 decimals, by integer
+/// arithmetic on the float's mantissa m and exponent e (x = m·2^e): the rounded count of
+/// 10^−places is round(m·5^places · 2^(e+places)). `None` when it would not fit (the caller then
+/// takes the text path, which decides).
+fn decimal_raw(x: f64, places: usize) -> Option<i128> {
+    if places > 18 {
+        return None;
+    }
+    let bits = x.to_bits();
+    let negative = bits >> 63 == 1;
+    let exp_bits = ((bits >> 52) & 0x7ff) as i32;
+    let frac_bits = bits & ((1u64 << 52) - 1);
+    let (m, e) = if exp_bits == 0 {
+        (frac_bits, -1074)
+    } else {
+        (frac_bits | (1u64 << 52), exp_bits - 1075)
+    };
+    // m < 2^53 and 5^18 < 2^42: a < 2^95.
+    let a = u128::from(m) * 5u128.pow(places as u32);
+    let k = e + places as i32;
+    let n: u128 = if k >= 0 {
+        if k >= 32 {
+            return None;
+        }
+        a << k
+    } else {
+        let shift = (-k) as u32;
+        if shift >= 127 {
+            0
+        } else {
+            let q = a >> shift;
+            let rem = a & ((1u128 << shift) - 1);
+            let half = 1u128 << (shift - 1);
+            if rem > half || (rem == half && q & 1 == 1) {
+                q + 1
+            } else {
+                q
+            }
+        }
+    };
+    let scaled = n.checked_mul(10u128.pow(18 - places as u32))?;
+    let magnitude = i128::try_from(scaled).ok()?;
+    Some(if negative { -magnitude } else { magnitude })
 }
 
 /// A price, to the cent.
@@ -237,7 +289,95 @@ pub fn svi_slice(vol: f64, years: f64) -> SviParams {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use derivpool_types::Fixed;
+    use proptest::prelude::*;
+
+    fn same_as_text(x: f64, places: usize) {
+        assert_eq!(
+            decimal_raw(x, places).unwrap_or_else(|| decimal_via_text(x, places)),
+            decimal_via_text(x, places),
+            "{x:e} to {places} places"
+        );
+    }
+
+    #[test]
+    fn decimal_equals_the_printed_text_on_edge_cases() {
+        let mut xs = vec![
+            0.0,
+            -0.0,
+            0.5,
+            1.5,
+            2.5,
+            -2.5,
+            0.125,
+            0.375,
+            -0.125,
+            0.25,
+            0.35,
+            0.0005,
+            1e-3,
+            -1e-3,
+            0.005,
+            0.015,
+            0.045,
+            1.005,
+            2.675,
+            61_234.565,
+            61_234.575,
+            f64::MIN_POSITIVE,
+            5e-324,
+            -5e-324,
+            1e-19,
+            4.9999999999999996e-13,
+            5e-13,
+            1e15,
+            123_456_789.123_456_78,
+            9_007_199_254_740_993.0,
+            1.7e20,
+        ];
+        for k in -20..=19 {
+            let p = 10f64.powi(k);
+            xs.extend([p, -p, 0.5 * p, 1.5 * p, 2.5 * p, p.next_up(), p.next_down()]);
+        }
+        for x in xs {
+            for places in [0, 1, 2, 3, 4, 6, 12, 18] {
+                same_as_text(x, places);
+            }
+        }
+        // Every tie k/2^j with few bits (exactly halfway between two 4-place decimals or not).
+        for j in 1..=20 {
+            for k in 0..64u32 {
+                let x = f64::from(k) / f64::from(1u32 << j) + 0.0625;
+                for places in [0, 1, 2, 3, 4] {
+                    same_as_text(x, places);
+                    same_as_text(-x, places);
+                }
+            }
+        }
+        // Beyond the fixed-point range the text path decides (it panics, as before).
+        assert_eq!(decimal_raw(1.7e21, 2), None);
+        assert_eq!(decimal_raw(-1e30, 0), None);
+        let d: Price = decimal(61_234.567, 2);
+        assert_eq!(d.to_string(), "61234.57");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5_000))]
+
+        #[test]
+        fn decimal_equals_the_printed_text(
+            x in prop_oneof![
+                -1e12f64..1e12,
+                -1.0f64..1.0,
+                -1e-6f64..1e-6,
+                (any::<i32>(), 0u32..8).prop_map(|(n, k)| f64::from(n) / 10f64.powi(k as i32)),
+                (any::<u64>()).prop_map(|b| f64::from_bits(b)).prop_filter("finite, in range", |x| x.is_finite() && x.abs() < 1e20),
+            ],
+            places in prop_oneof![Just(2usize), Just(3), Just(4), Just(12), 0usize..=18],
+        ) {
+            let fast = decimal_raw(x, places).unwrap_or_else(|| decimal_via_text(x, places));
+            prop_assert_eq!(fast, decimal_via_text(x, places));
+        }
+    }
 
     fn prices(out: &[CommandKind]) -> Vec<f64> {
         out.iter()

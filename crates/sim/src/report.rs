@@ -2,7 +2,7 @@
 //! scripts, no external files, so it opens offline). `summary.json` is [`Summary::to_json`].
 
 use crate::summary::{chained_index, max_drawdown, Row, Summary, COLUMNS};
-use crate::time::format_utc;
+use crate::time::{format_utc, write_utc};
 use std::fmt::Write;
 
 /// Most points drawn per line (longer series are thinned to every n-th point, last kept).
@@ -10,15 +10,25 @@ pub const POINTS_PER_LINE_MAX: usize = 1_200;
 
 /// `timeseries.csv`: a `t` (unix seconds) and `time` (UTC) column, then [`COLUMNS`].
 pub fn timeseries_csv(rows: &[Row]) -> String {
-    let mut s = String::with_capacity(rows.len() * 300);
+    let mut buf = Vec::with_capacity(rows.len() * 300);
+    write_timeseries_csv(rows, &mut buf).expect("writing to memory cannot fail");
+    String::from_utf8(buf).expect("CSV text is UTF-8")
+}
+
+/// Writes [`timeseries_csv`] into `w` row by row (give it a buffered writer).
+pub fn write_timeseries_csv<W: std::io::Write>(rows: &[Row], mut w: W) -> std::io::Result<()> {
+    let mut s = String::with_capacity(512);
     s.push_str("t,time");
     for (name, _) in COLUMNS {
         s.push(',');
         s.push_str(name);
     }
     s.push('\n');
+    w.write_all(s.as_bytes())?;
     for r in rows {
-        let _ = write!(s, "{},{}", r.t, format_utc(r.t));
+        s.clear();
+        let _ = write!(s, "{},", r.t);
+        let _ = write_utc(&mut s, r.t);
         for (_, f) in COLUMNS {
             let v = f(r);
             if v.is_nan() {
@@ -28,8 +38,9 @@ pub fn timeseries_csv(rows: &[Row]) -> String {
             }
         }
         s.push('\n');
+        w.write_all(s.as_bytes())?;
     }
-    s
+    Ok(())
 }
 
 /// One line of a chart.

@@ -76,9 +76,17 @@ pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
 
 /// `YYYY-MM-DD HH:MM:SS` of unix seconds (UTC).
 pub fn format_utc(t: u64) -> String {
+    let mut out = String::with_capacity(19);
+    let _ = write_utc(&mut out, t);
+    out
+}
+
+/// Writes [`format_utc`] of `t` into `out` (no intermediate string).
+pub fn write_utc(out: &mut impl std::fmt::Write, t: u64) -> std::fmt::Result {
     let (y, m, d) = civil_from_days((t / DAY_S) as i64);
     let s = t % DAY_S;
-    format!(
+    write!(
+        out,
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
         s / 3600,
         s / 60 % 60,
