@@ -91,16 +91,22 @@ pub trait Fixed: Copy + Ord + fmt::Debug + fmt::Display {
             });
         }
         let scaled = x * SCALE as f64;
-        let rounded = match rounding {
-            Rounding::Down => scaled.floor(),
-            Rounding::Up => scaled.ceil(),
+        // At or beyond 2^52 every double is an integer: floor and ceil are the identity there
+        // (most quantised amounts are that large: 2^52 raw units are 0.0045).
+        let rounded = if scaled.abs() >= 4_503_599_627_370_496.0 {
+            scaled
+        } else {
+            match rounding {
+                Rounding::Down => scaled.floor(),
+                Rounding::Up => scaled.ceil(),
+            }
         };
         // 2^127 as f64; anything at or beyond it does not fit.
         const LIMIT: f64 = 1.7014118346046923e38;
         if !(-LIMIT..LIMIT).contains(&rounded) {
             return Err(MathError::overflow("from_f64"));
         }
-        Ok(Self::from_raw(rounded as i128))
+        Ok(Self::from_raw(integral_f64_to_i128(rounded)))
     }
 
     /// True when the value is zero.
@@ -117,6 +123,27 @@ pub trait Fixed: Copy + Ord + fmt::Debug + fmt::Display {
     #[inline]
     fn is_positive(self) -> bool {
         self.raw() > 0
+    }
+}
+
+/// An integer-valued double in (−2^127, 2^127) as an `i128`, exactly: below 2^63 through the
+/// hardware conversion to `i64`, above it from the bits (mantissa shifted by the exponent),
+/// instead of the slow software `f64 → i128` conversion. Equal to `x as i128` on that domain.
+#[inline]
+pub(crate) fn integral_f64_to_i128(x: f64) -> i128 {
+    if x.abs() < 9.223_372_036_854_775_807e18 {
+        return x as i64 as i128;
+    }
+    let bits = x.to_bits();
+    let exponent = ((bits >> 52) & 0x7ff) as i32 - 1075;
+    let mantissa = ((bits & ((1u64 << 52) - 1)) | (1u64 << 52)) as i128;
+    // |x| ≥ 2^63, so the exponent is ≥ 11 and the shift is exact (|x| < 2^127 fits; −2^127
+    // shifts to i128::MIN, which the wrapping negation leaves as it is, as it should).
+    let magnitude = mantissa << exponent;
+    if x < 0.0 {
+        magnitude.wrapping_neg()
+    } else {
+        magnitude
     }
 }
 
@@ -270,6 +297,56 @@ fixed_type!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The fast quantisation equals the plain one (`floor`/`ceil` then `as i128`) everywhere:
+    /// small values that need rounding, the 2^52 and 2^63 boundaries, and huge values.
+    #[test]
+    fn from_f64_equals_the_plain_conversion() {
+        use proptest::prelude::*;
+        let plain = |x: f64, r: Rounding| -> Option<i128> {
+            let scaled = x * SCALE as f64;
+            let rounded = match r {
+                Rounding::Down => scaled.floor(),
+                Rounding::Up => scaled.ceil(),
+            };
+            (-1.7014118346046923e38..1.7014118346046923e38)
+                .contains(&rounded)
+                .then_some(rounded as i128)
+        };
+        let check = |x: f64| {
+            for r in [Rounding::Down, Rounding::Up] {
+                assert_eq!(
+                    Price::from_f64(x, r).ok().map(|p| p.raw()),
+                    plain(x, r),
+                    "x = {x:e} ({r:?})"
+                );
+            }
+        };
+        for e in [-30, -18, -5, 0, 1, 4, 5, 19, 20] {
+            for m in [1.0, 1.5, 3.999_999_999_999_9, -1.0, -2.5] {
+                check(m * 10f64.powi(e));
+            }
+        }
+        for boundary in [2f64.powi(52), 2f64.powi(63), 2f64.powi(126), 2f64.powi(127)] {
+            for scaled in [
+                boundary,
+                boundary * (1.0 - f64::EPSILON),
+                boundary * (1.0 + f64::EPSILON),
+            ] {
+                check(scaled / SCALE as f64);
+                check(-scaled / SCALE as f64);
+            }
+        }
+        proptest!(ProptestConfig::with_cases(20_000), |(m in -1.0f64..1.0, e in -20i32..21)| {
+            check(m * 10f64.powi(e));
+        });
+        proptest!(ProptestConfig::with_cases(20_000), |(bits in any::<u64>())| {
+            let x = f64::from_bits(bits);
+            if x.is_finite() {
+                check(x);
+            }
+        });
+    }
 
     #[test]
     fn parse_and_display_table() {
