@@ -21,7 +21,7 @@
 
 use crate::params::Params;
 use crate::pricing_ctx::{trading_vol, BoardCtx};
-use crate::state::{Board, BoardCache, CachedGreeks, Strike};
+use crate::state::{Board, BoardCache, CachedGreeks, ScenarioAnchor, Strike};
 use derivpool_pricing::OptionKind;
 use derivpool_types::{mul, Base, Fixed, MathError, Price, Quote, Ratio, Rounding};
 
@@ -180,8 +180,45 @@ pub fn cached_greeks(ctx: &BoardCtx, strike: Price, vol: f64) -> Result<CachedGr
     })
 }
 
-/// Recomputes a board's Greeks at mark vols and the given context; returns the change in the
-/// pool's locked collateral.
+/// Whether a strike's stress-scenario values need re-pricing at a refresh (spot `spot`, mark
+/// vol `vol`, time `now`): never priced, priced for another scenario grid, or priced where
+///
+/// ```text
+/// |spot / anchor spot − 1| > scenario_refresh_move   or   |vol − anchor vol| > scenario_refresh_vol
+/// or  now − anchor t > min(greek_cache_max_age_s, (expiry − anchor t) / 10)
+/// ```
+///
+/// (the last keeps values close to expiry, where they decay fastest, at most a tenth of the
+/// remaining life old). With both thresholds 0 every refresh re-prices.
+pub fn scenarios_due(
+    s: &Strike,
+    scenario_count: usize,
+    spot: Price,
+    vol: f64,
+    now: u64,
+    expiry_t: u64,
+    params: &Params,
+) -> bool {
+    let a = &s.scenario_anchor;
+    if a.t == 0 || s.scenario_call.len() != scenario_count || a.spot <= Price::ZERO {
+        return true;
+    }
+    let age = now.saturating_sub(a.t);
+    let age_limit = params
+        .greek_cache_max_age_s
+        .min(expiry_t.saturating_sub(a.t) / 10);
+    let moved = (spot.to_f64() / a.spot.to_f64() - 1.0).abs();
+    let vol_moved = (vol - a.vol.to_f64()).abs();
+    age > age_limit
+        || moved > params.scenario_refresh_move.to_f64()
+        || vol_moved > params.scenario_refresh_vol.to_f64()
+        || (params.scenario_refresh_move == Ratio::ZERO
+            && params.scenario_refresh_vol == Ratio::ZERO)
+}
+
+/// Recomputes a board's Greeks at mark vols and the given context (and the stress-scenario
+/// values of the strikes where they are due); returns the change in the pool's locked
+/// collateral.
 pub fn refresh_board(
     board: &mut Board,
     ctx: &BoardCtx,
@@ -189,19 +226,29 @@ pub fn refresh_board(
     params: &Params,
 ) -> Result<Quote, MathError> {
     let spot = Price::from_f64(ctx.spot, Rounding::Up)?;
+    let scenario_count = crate::pool_risk::scenario_count(params);
     let mut lock_change = Quote::ZERO;
     let strikes: Vec<Price> = board.strikes.keys().copied().collect();
     for k in strikes {
         let vol = {
             let s = &board.strikes[&k];
             mark_vol(board, s, ctx, now, params)
-        };
-        let greeks = cached_greeks(ctx, k, vol.max(1e-6))?;
+        }
+        .max(1e-6);
+        let greeks = cached_greeks(ctx, k, vol)?;
+        let expiry_t = board.expiry_t;
         let s = board.strikes.get_mut(&k).expect("strike listed");
         s.greeks = greeks;
-        let (calls, puts) = crate::pool_risk::scenario_values(ctx, k, vol.max(1e-6), params)?;
-        s.scenario_call = calls;
-        s.scenario_put = puts;
+        if scenarios_due(s, scenario_count, spot, vol, now, expiry_t, params) {
+            let (calls, puts) = crate::pool_risk::scenario_values(ctx, k, vol, params)?;
+            s.scenario_call = calls;
+            s.scenario_put = puts;
+            s.scenario_anchor = ScenarioAnchor {
+                t: now,
+                spot,
+                vol: greeks.mark_vol,
+            };
+        }
         let lock = pool_lock(s, spot)?;
         lock_change = lock_change.checked_add(lock.checked_sub(s.pool_locked)?)?;
         s.pool_locked = lock;

@@ -585,6 +585,7 @@ fn list_expiry(
                 greeks: CachedGreeks::default(),
                 scenario_call: Vec::new(),
                 scenario_put: Vec::new(),
+                scenario_anchor: Default::default(),
             },
         );
         series.push(option_name(underlying, expiry, *k, OptionKind::Call));

@@ -276,6 +276,10 @@ params! {
         "the cache is stale this long after its last refresh";
     "greek cache" greek_cache_max_spot_move: Ratio = "0.05", ["0.001", "1"], "fraction",
         "the cache is stale after a spot move this large since its last refresh";
+    "greek cache" scenario_refresh_move: Ratio = "0.01", ["0", "0.05"], "fraction",
+        "a refresh re-prices a strike's stress-scenario values when spot has moved this much since they were priced (0: every refresh)";
+    "greek cache" scenario_refresh_vol: Ratio = "0.01", ["0", "0.2"], "vol",
+        "… or its mark vol has moved this much (absolute; 0: every refresh)";
     "oracle" spot_heartbeat_s: u64 = "60", ["1", "86400"], "seconds",
         "a spot observation is stale after this long";
     "oracle" vol_heartbeat_s: u64 = "1200", ["1", "604800"], "seconds",

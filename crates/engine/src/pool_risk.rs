@@ -3,14 +3,24 @@
 //! The pool's book — options it holds or wrote, its side of each perp (−skew), and (with the
 //! hedging issue) its hedge — is stressed on the same scenario grid as trader portfolios
 //! ([`crate::margin`]): spot −20 % … +20 % in 5 % steps × vol up/unchanged/down, and the tail
-//! points at a damped weight. Per-contract option values under each scenario are computed at
-//! every greek-cache refresh and kept per strike, so a trade's check costs only
-//! `positions × scenarios` multiply-adds:
+//! points at a damped weight. Per-contract option values under each scenario are kept per
+//! strike as a risk array (as clearing houses publish SPAN arrays), so a trade's check costs
+//! only `positions × scenarios` multiply-adds:
 //!
 //! ```text
-//! loss_u(s)        = −Σ positions × (value in scenario s − mark) − (−skew + hedge) × spot × shock_s
+//! loss_u(s)        = −Σ positions × (value in scenario s − value unshocked)
+//!                    − (−skew + hedge) × spot × shock_s
 //! pool stress loss = Σ_underlyings max(max over the grid of loss_u, tail_weight × max over tails)
 //! ```
+//!
+//! Both values of a strike come from the same array, priced at its anchor (spot, mark vol,
+//! time). A greek-cache refresh re-prices a strike's array when the spot has moved more than
+//! `scenario_refresh_move` (1 %) or its mark vol more than `scenario_refresh_vol` (1 vol point)
+//! since the anchor, or the anchor is older than the cache's max age (3 h) or a tenth of the
+//! remaining life ([`crate::cache::scenarios_due`]); with both thresholds 0 every refresh
+//! re-prices. The re-pricing is most of a refresh's cost: the option shocks move with the
+//! anchor, so between re-pricings the grid is centred up to 1 % away from spot (its steps are
+//! 5 %).
 //!
 //! Limits, each a reject for new risk:
 //! - stress loss after the trade ≤ `pool_stress_new_risk` (35 %) × NAV, unless the trade lowers
@@ -32,12 +42,29 @@ pub type OptionChange = (u64, Price, OptionKind, f64);
 /// A change in one market: (underlying, option position change, Δ skew in base units).
 pub type MarketChange<'a> = (&'a str, Option<OptionChange>, f64);
 
-/// The scenarios: (spot shock, vol state 0 = up, 1 = same, 2 = down, is tail).
-pub fn scenarios(p: &Params) -> Vec<(f64, u8, bool)> {
+/// Spot shocks on each side of 0: `⌊scenario_spot_max / scenario_spot_step⌋`.
+fn shocks_per_side(p: &Params) -> i64 {
     let max = p.scenario_spot_max.to_f64();
     let step = p.scenario_spot_step.to_f64().max(1e-6);
-    let n = (max / step + 1e-9).floor() as i64;
-    let mut v = Vec::new();
+    (max / step + 1e-9).floor() as i64
+}
+
+/// Number of scenarios: `(2n + 1) × 3` grid points and 2 tails.
+pub fn scenario_count(p: &Params) -> usize {
+    (2 * shocks_per_side(p) as usize + 1) * 3 + 2
+}
+
+/// Index of the unshocked scenario (spot shock 0, vol unchanged): the value the scenario
+/// values were priced at, against which their P&L is measured.
+pub fn base_index(p: &Params) -> usize {
+    shocks_per_side(p) as usize * 3 + 1
+}
+
+/// The scenarios: (spot shock, vol state 0 = up, 1 = same, 2 = down, is tail).
+pub fn scenarios(p: &Params) -> Vec<(f64, u8, bool)> {
+    let step = p.scenario_spot_step.to_f64().max(1e-6);
+    let n = shocks_per_side(p);
+    let mut v = Vec::with_capacity(scenario_count(p));
     for i in -n..=n {
         for vs in 0..3 {
             v.push((i as f64 * step, vs, false));
@@ -95,6 +122,7 @@ pub fn market_pnl(
     skew_change: f64,
 ) -> Vec<f64> {
     let mut pnl = vec![0.0; sc.len()];
+    let base = base_index(&market.params);
     for (expiry_t, b) in &market.boards {
         for (k, s) in &b.strikes {
             let mut calls = s.pool_calls.to_f64();
@@ -110,7 +138,10 @@ pub fn market_pnl(
             if s.scenario_call.len() != sc.len() || (calls == 0.0 && puts == 0.0) {
                 continue;
             }
-            let (cm, pm) = (s.greeks.call_price.to_f64(), s.greeks.put_price.to_f64());
+            let (cm, pm) = (
+                s.scenario_call[base].to_f64(),
+                s.scenario_put[base].to_f64(),
+            );
             for (i, x) in pnl.iter_mut().enumerate() {
                 *x += calls * (s.scenario_call[i].to_f64() - cm)
                     + puts * (s.scenario_put[i].to_f64() - pm);
@@ -195,11 +226,12 @@ pub fn check_stress(
         let mut changed = pnl;
         if let Some((e, k, kind, d)) = extra {
             if let Some(s) = m.boards.get(&e).and_then(|b| b.strikes.get(&k)) {
-                let (values, mark) = match kind {
-                    OptionKind::Call => (&s.scenario_call, s.greeks.call_price.to_f64()),
-                    OptionKind::Put => (&s.scenario_put, s.greeks.put_price.to_f64()),
+                let values = match kind {
+                    OptionKind::Call => &s.scenario_call,
+                    OptionKind::Put => &s.scenario_put,
                 };
                 if values.len() == sc.len() {
+                    let mark = values[base_index(&m.params)].to_f64();
                     for (x, v) in changed.iter_mut().zip(values) {
                         *x += d * (v.to_f64() - mark);
                     }

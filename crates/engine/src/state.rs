@@ -137,12 +137,28 @@ pub struct Strike {
     pub pool_locked: Quote,
     /// Per-contract values at the last cache refresh.
     pub greeks: CachedGreeks,
-    /// Per-contract call value in each stress scenario of [`crate::pool_risk`] (refresh time).
+    /// Per-contract call value in each stress scenario of [`crate::pool_risk`], priced at
+    /// [`Strike::scenario_anchor`].
     #[serde(default)]
     pub scenario_call: Vec<Price>,
     /// Per-contract put value in each stress scenario.
     #[serde(default)]
     pub scenario_put: Vec<Price>,
+    /// Where the scenario values were priced (a risk array, re-priced by a refresh when the
+    /// spot, the mark vol or the time has moved far enough: [`crate::cache::scenarios_due`]).
+    #[serde(default)]
+    pub scenario_anchor: ScenarioAnchor,
+}
+
+/// The market a strike's scenario values were priced in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScenarioAnchor {
+    /// When (unix seconds; 0 = never priced).
+    pub t: u64,
+    /// Spot.
+    pub spot: Price,
+    /// Mark vol of the strike.
+    pub vol: Ratio,
 }
 
 /// Per-contract marks and Greeks of a strike at the GWAV mark vol, quantised.
