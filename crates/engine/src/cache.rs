@@ -241,8 +241,8 @@ pub fn refresh_board(
         s.greeks = greeks;
         if scenarios_due(s, scenario_count, spot, vol, now, expiry_t, params) {
             let (calls, puts) = crate::pool_risk::scenario_values(ctx, k, vol, params)?;
-            s.scenario_call = calls;
-            s.scenario_put = puts;
+            s.scenario_call = calls.into();
+            s.scenario_put = puts.into();
             s.scenario_anchor = ScenarioAnchor {
                 t: now,
                 spot,

@@ -583,8 +583,8 @@ fn list_expiry(
                 pool_puts: Default::default(),
                 pool_locked: Quote::ZERO,
                 greeks: CachedGreeks::default(),
-                scenario_call: Vec::new(),
-                scenario_put: Vec::new(),
+                scenario_call: Default::default(),
+                scenario_put: Default::default(),
                 scenario_anchor: Default::default(),
             },
         );

@@ -232,7 +232,7 @@ pub fn check_stress(
                 };
                 if values.len() == sc.len() {
                     let mark = values[base_index(&m.params)].to_f64();
-                    for (x, v) in changed.iter_mut().zip(values) {
+                    for (x, v) in changed.iter_mut().zip(values.iter()) {
                         *x += d * (v.to_f64() - mark);
                     }
                 }

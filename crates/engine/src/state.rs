@@ -14,6 +14,7 @@ use derivpool_pricing::Gwav;
 use derivpool_types::{Base, Fixed, Price, Quote, Ratio, Shares};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 /// Trader accounts by name ([`imbl::OrdMap`]: ordered like a `BTreeMap`, and serialised the
 /// same way, but cloned in O(1) with copy-on-write nodes).
@@ -139,11 +140,12 @@ pub struct Strike {
     pub greeks: CachedGreeks,
     /// Per-contract call value in each stress scenario of [`crate::pool_risk`], priced at
     /// [`Strike::scenario_anchor`].
+    /// Shared between state copies (it changes only when re-priced).
     #[serde(default)]
-    pub scenario_call: Vec<Price>,
+    pub scenario_call: Arc<[Price]>,
     /// Per-contract put value in each stress scenario.
     #[serde(default)]
-    pub scenario_put: Vec<Price>,
+    pub scenario_put: Arc<[Price]>,
     /// Where the scenario values were priced (a risk array, re-priced by a refresh when the
     /// spot, the mark vol or the time has moved far enough: [`crate::cache::scenarios_due`]).
     #[serde(default)]

@@ -42,6 +42,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 /// Fixed-point scale of ln values: 18 decimals.
 const LN_SCALE: f64 = 1e18;
@@ -66,8 +67,10 @@ struct Observation {
 pub struct Gwav {
     /// Maximum number of observations kept (≥ 2).
     capacity: u64,
-    /// Observations by increasing t; at most `capacity`.
-    obs: VecDeque<Observation>,
+    /// Observations by increasing t; at most `capacity`. Shared between copies until one of
+    /// them records (copy-on-write): the engine copies its state every tick, and a GWAV only
+    /// changes on trades.
+    obs: Arc<VecDeque<Observation>>,
 }
 
 /// ln(value) × 1e18 rounded half to even, or None if value is not finite and > 0.
@@ -93,7 +96,7 @@ impl Gwav {
     pub fn new(t: u64, value: f64, capacity: usize) -> Self {
         let mut g = Gwav {
             capacity: capacity.max(GWAV_MIN_CAPACITY) as u64,
-            obs: VecDeque::new(),
+            obs: Arc::new(VecDeque::new()),
         };
         g.record(t, value);
         g
@@ -108,8 +111,12 @@ impl Gwav {
         let Some(ln_value) = quantise_ln(value) else {
             return;
         };
-        let Some(last) = self.obs.back_mut() else {
-            self.obs.push_back(Observation { t, ln_value, q: 0 });
+        if self.obs.back().is_some_and(|last| t < last.t) {
+            return;
+        }
+        let obs = Arc::make_mut(&mut self.obs);
+        let Some(last) = obs.back_mut() else {
+            obs.push_back(Observation { t, ln_value, q: 0 });
             return;
         };
         if t < last.t {
@@ -122,9 +129,9 @@ impl Gwav {
         let q = last
             .q
             .saturating_add(last.ln_value.saturating_mul(i128::from(t - last.t)));
-        self.obs.push_back(Observation { t, ln_value, q });
-        while self.obs.len() as u64 > self.capacity {
-            self.obs.pop_front();
+        obs.push_back(Observation { t, ln_value, q });
+        while obs.len() as u64 > self.capacity {
+            obs.pop_front();
         }
     }
 
