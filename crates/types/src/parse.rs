@@ -202,10 +202,15 @@ fn raw_text(raw: i128, buf: &mut [u8; RAW_TEXT_MAX]) -> usize {
         (0u64, m / SCALE_U64, m % SCALE_U64)
     } else {
         let int = magnitude / SCALE as u128;
-        let frac = (magnitude % SCALE as u128) as u64;
-        // int < 2^127 / 10^18 < 1.8·10^20: at most two u64 chunks of 19 digits.
-        const CHUNK: u128 = 10_000_000_000_000_000_000;
-        ((int / CHUNK) as u64, (int % CHUNK) as u64, frac)
+        let frac = (magnitude - int * SCALE as u128) as u64;
+        match u64::try_from(int) {
+            Ok(int) => (0, int, frac),
+            Err(_) => {
+                // int < 2^127 / 10^18 < 1.8·10^20: two u64 chunks of 19 digits.
+                const CHUNK: u128 = 10_000_000_000_000_000_000;
+                ((int / CHUNK) as u64, (int % CHUNK) as u64, frac)
+            }
+        }
     };
     let mut end = RAW_TEXT_MAX;
     if frac != 0 {
