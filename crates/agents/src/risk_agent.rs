@@ -22,6 +22,7 @@
 //! never relaxes a parameter: undoing its moves is a decision for the council or governance.
 
 use derivpool_engine::metrics::PoolMetrics;
+use derivpool_engine::params::Params;
 use derivpool_engine::state::State;
 use derivpool_engine::{nav, params::ParamValue, Command, CommandKind, Engine};
 use derivpool_types::{Fixed, Ratio, Rounding};
@@ -150,7 +151,7 @@ impl Observation {
             spots,
             params: RULE_PARAMS
                 .iter()
-                .filter_map(|&k| Some((k.to_string(), p.params.get(k)?)))
+                .filter_map(|&k| Some((k.to_string(), rule_param_text(&p.params, k)?)))
                 .collect(),
             council_bounds: state
                 .governance
@@ -160,6 +161,18 @@ impl Observation {
                 .unwrap_or_default(),
         })
     }
+}
+
+/// `params.get(name)` for the [`RULE_PARAMS`], read from the typed fields (`Params::get` matches
+/// the name against every parameter's).
+fn rule_param_text(params: &Params, name: &str) -> Option<String> {
+    Some(match name {
+        "vega_fee_coefficient" => params.vega_fee_coefficient.to_string(),
+        "perp_open_interest_cap" => params.perp_open_interest_cap.to_string(),
+        "utilisation_cap" => params.utilisation_cap.to_string(),
+        "hedge_delay_s" => params.hedge_delay_s.to_string(),
+        other => return params.get(other),
+    })
 }
 
 /// One rule's decision, before clamping.
@@ -345,5 +358,28 @@ impl RiskAgent {
         }
         let v = v.max(lo).min(hi);
         (v != current).then(|| v.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rule_parameters_read_from_fields_print_as_params_get() {
+        let mut p = Params::default();
+        for (name, value) in [
+            ("vega_fee_coefficient", "123.456"),
+            ("perp_open_interest_cap", "0.75"),
+            ("utilisation_cap", "0.6"),
+            ("hedge_delay_s", "900"),
+        ] {
+            p.set(name, value).unwrap();
+        }
+        for params in [Params::default(), p] {
+            for name in RULE_PARAMS.iter().chain(&["delta_min", "no_such_param"]) {
+                assert_eq!(rule_param_text(&params, name), params.get(name), "{name}");
+            }
+        }
     }
 }
