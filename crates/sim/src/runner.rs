@@ -451,6 +451,7 @@ pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<Ru
             path: &path,
             metrics: None,
             oracle_live: true,
+            any_liquidatable: false,
         };
         for a in agents.iter_mut() {
             a.setup(&mut ex, &view);
@@ -520,6 +521,7 @@ pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<Ru
             path: &path,
             metrics: None,
             oracle_live: live,
+            any_liquidatable: false,
         };
         hedger.poll(&mut ex);
         keeper.act(&mut ex, &view0);
@@ -532,6 +534,12 @@ pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<Ru
         }
         let view = View {
             metrics: metrics.as_ref(),
+            any_liquidatable: ex
+                .engine
+                .state()
+                .accounts
+                .values()
+                .any(|a| a.liquidatable_since.is_some()),
             ..view0
         };
         // Fisher-Yates: nobody is always first in the queue.

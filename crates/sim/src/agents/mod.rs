@@ -39,6 +39,10 @@ pub struct View<'a> {
     pub metrics: Option<&'a PoolMetrics>,
     /// True when the oracle posted this step (no outage).
     pub oracle_live: bool,
+    /// True when some account is marked liquidatable (`liquidatable_since`) after the step's
+    /// tick. Only a tick marks accounts and a liquidation only clears or keeps its target's
+    /// mark, so when this is false nobody is liquidatable for the rest of the step.
+    pub any_liquidatable: bool,
 }
 
 impl View<'_> {

@@ -69,7 +69,17 @@ impl Agent for Liquidator {
     }
 
     fn act(&mut self, ex: &mut Exec, view: &View<'_>) {
-        if !view.oracle_live {
+        debug_assert!(
+            view.any_liquidatable
+                || !ex
+                    .engine
+                    .state()
+                    .accounts
+                    .values()
+                    .any(|a| a.liquidatable_since.is_some()),
+            "an account was marked liquidatable after the tick"
+        );
+        if !view.oracle_live || !view.any_liquidatable {
             return;
         }
         let targets: Vec<String> = ex
