@@ -61,12 +61,19 @@ pub fn expiry_unix(code: &str) -> Result<u64, String> {
         return Err(bad("expected DDMMMYY, e.g. 27DEC24"));
     }
     let day: i64 = code[..digits].parse().map_err(|_| bad("bad day"))?;
+    // `get`, not indexing: a multi-byte character may straddle the month's end, and bad input
+    // is a reject, never a panic.
+    let month_code = code
+        .get(digits..digits + 3)
+        .ok_or_else(|| bad("bad month"))?;
     let month = MONTHS
         .iter()
-        .position(|m| *m == &code[digits..digits + 3])
+        .position(|m| *m == month_code)
         .ok_or_else(|| bad("bad month"))? as i64
         + 1;
-    let year: i64 = code[digits + 3..]
+    let year: i64 = code
+        .get(digits + 3..)
+        .ok_or_else(|| bad("bad year"))?
         .parse()
         .map_err(|_| bad("bad year"))
         .map(|y: i64| 2000 + y)?;
@@ -91,38 +98,120 @@ pub fn expiry_unix(code: &str) -> Result<u64, String> {
     Ok((days * 86_400 + 8 * 3_600) as u64)
 }
 
-impl Instrument {
-    /// Parses a name; the expiry code is validated.
-    pub fn parse(name: &str) -> Result<Instrument, InstrumentError> {
+/// A parsed instrument name that borrows its parts from the name: the same parse as
+/// [`Instrument::parse`] (same checks, same errors) without allocating, plus the expiry time
+/// the check computes anyway. Hot paths (margin, liquidation, quotes) parse position names on
+/// every evaluation, so they use this form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstrumentRef<'a> {
+    /// A European option.
+    Option {
+        /// Underlying asset.
+        underlying: &'a str,
+        /// Expiry code, e.g. `27DEC24`.
+        expiry: &'a str,
+        /// Expiry time, 08:00 UTC on the expiry date (unix seconds; [`expiry_unix`]).
+        expiry_t: u64,
+        /// Strike price.
+        strike: Price,
+        /// Call or put.
+        kind: OptionKind,
+    },
+    /// The perpetual future on an underlying.
+    Perp {
+        /// Underlying asset.
+        underlying: &'a str,
+    },
+}
+
+impl<'a> InstrumentRef<'a> {
+    /// Parses a name; the expiry code is validated. Accepts and rejects exactly the names
+    /// [`Instrument::parse`] does, with the same errors.
+    pub fn parse(name: &'a str) -> Result<InstrumentRef<'a>, InstrumentError> {
         let err = |reason: String| InstrumentError {
             name: name.to_string(),
             reason,
         };
-        let parts: Vec<&str> = name.split('-').collect();
-        match parts.as_slice() {
-            [u, "PERP"] if !u.is_empty() => Ok(Instrument::Perp {
-                underlying: u.to_string(),
+        // Split on '-' into at most four parts (a fifth means the name is malformed).
+        let bytes = name.as_bytes();
+        let mut dashes = [0usize; 4];
+        let mut n = 0;
+        for (i, b) in bytes.iter().enumerate() {
+            if *b == b'-' {
+                if n == dashes.len() {
+                    return Err(err("wrong number of parts".into()));
+                }
+                dashes[n] = i;
+                n += 1;
+            }
+        }
+        // '-' is ASCII, so every split point is a char boundary.
+        match n {
+            1 if dashes[0] > 0 && &name[dashes[0] + 1..] == "PERP" => Ok(InstrumentRef::Perp {
+                underlying: &name[..dashes[0]],
             }),
-            [u, expiry, strike, kind] if !u.is_empty() => {
-                expiry_unix(expiry).map_err(err)?;
+            3 if dashes[0] > 0 => {
+                let underlying = &name[..dashes[0]];
+                let expiry = &name[dashes[0] + 1..dashes[1]];
+                let strike = &name[dashes[1] + 1..dashes[2]];
+                let kind = &name[dashes[2] + 1..];
+                let expiry_t = expiry_unix(expiry).map_err(err)?;
                 let strike: Price = strike.parse().map_err(|e| err(format!("strike: {e}")))?;
                 if strike <= Price::ZERO {
                     return Err(err("strike must be positive".into()));
                 }
-                let kind = match *kind {
+                let kind = match kind {
                     "C" => OptionKind::Call,
                     "P" => OptionKind::Put,
                     other => return Err(err(format!("{other:?} is neither C nor P"))),
                 };
-                Ok(Instrument::Option {
-                    underlying: u.to_string(),
-                    expiry: expiry.to_string(),
+                Ok(InstrumentRef::Option {
+                    underlying,
+                    expiry,
+                    expiry_t,
                     strike,
                     kind,
                 })
             }
             _ => Err(err("wrong number of parts".into())),
         }
+    }
+
+    /// The underlying asset.
+    pub fn underlying(&self) -> &'a str {
+        match *self {
+            InstrumentRef::Option { underlying, .. } | InstrumentRef::Perp { underlying } => {
+                underlying
+            }
+        }
+    }
+
+    /// The owned form.
+    pub fn to_instrument(&self) -> Instrument {
+        match *self {
+            InstrumentRef::Option {
+                underlying,
+                expiry,
+                strike,
+                kind,
+                ..
+            } => Instrument::Option {
+                underlying: underlying.to_string(),
+                expiry: expiry.to_string(),
+                strike,
+                kind,
+            },
+            InstrumentRef::Perp { underlying } => Instrument::Perp {
+                underlying: underlying.to_string(),
+            },
+        }
+    }
+}
+
+impl Instrument {
+    /// Parses a name; the expiry code is validated.
+    pub fn parse(name: &str) -> Result<Instrument, InstrumentError> {
+        InstrumentRef::parse(name).map(|i| i.to_instrument())
     }
 
     /// The underlying asset.
