@@ -62,11 +62,30 @@ impl Oracle {
         let Some(feeds) = self.spot.get(asset) else {
             return 0.0;
         };
-        let mut c: Vec<f64> = feeds
-            .values()
-            .filter(|o| now.saturating_sub(o.t) <= heartbeat_s)
-            .map(|o| o.confidence.to_f64())
-            .collect();
+        let fresh = || {
+            feeds
+                .values()
+                .filter(|o| now.saturating_sub(o.t) <= heartbeat_s)
+                .map(|o| o.confidence.to_f64())
+        };
+        // Up to 8 fresh sources are sorted on the stack, more on the heap; `total_cmp` is a
+        // total order, so the sorted values are the same either way.
+        let mut stack = [0.0f64; 8];
+        let mut heap = Vec::new();
+        let mut n = 0;
+        for x in fresh() {
+            if n == stack.len() {
+                heap = fresh().collect();
+                break;
+            }
+            stack[n] = x;
+            n += 1;
+        }
+        let c: &mut [f64] = if heap.is_empty() {
+            &mut stack[..n]
+        } else {
+            &mut heap
+        };
         if c.is_empty() {
             return 0.0;
         }
@@ -88,7 +107,15 @@ impl Oracle {
 /// Records a new median for `asset`; trips the breaker on a jump. Returns `Some(until)` when the
 /// breaker trips.
 pub fn record_median(state: &mut State, asset: &str, median: Price, now: u64) -> Option<u64> {
-    let params = params_for(state, asset);
+    // The parameters of the first pool listing `asset` (defaults when none does), as in
+    // [`params_for`], without copying them.
+    let (jump_limit, breaker_s) = match state.pools.values().find_map(|p| p.markets.get(asset)) {
+        Some(m) => (m.params.oracle_breaker_jump, m.params.oracle_breaker_s),
+        None => {
+            let d = Params::default();
+            (d.oracle_breaker_jump, d.oracle_breaker_s)
+        }
+    };
     let h = state.oracle.medians.entry(asset.to_string()).or_default();
     let prev = h.back().map(|x| x.1);
     if h.back().is_some_and(|x| x.0 == now) {
@@ -100,8 +127,8 @@ pub fn record_median(state: &mut State, asset: &str, median: Price, now: u64) ->
     }
     let prev = prev?;
     let jump = (median.to_f64() / prev.to_f64() - 1.0).abs();
-    if jump > params.oracle_breaker_jump.to_f64() {
-        let until = now.saturating_add(params.oracle_breaker_s);
+    if jump > jump_limit.to_f64() {
+        let until = now.saturating_add(breaker_s);
         let slot = state
             .oracle
             .breaker_until

@@ -10,7 +10,10 @@
 //! Guard rails (confidence, TWAP divergence, the oracle breaker) arrive with the margin issue.
 
 use crate::command::SviParams;
-use crate::state::{Oracle, VolObservation};
+use crate::state::{Oracle, SpotObservation, VolObservation};
+
+/// Fresh spot sources sorted on the stack by [`Oracle::spot`]; more use the heap.
+const STACK_FEEDS: usize = 8;
 use derivpool_pricing::SviRaw;
 use derivpool_types::{Fixed, Price};
 
@@ -57,8 +60,35 @@ impl Oracle {
     /// Median spot of `asset` at `now` over sources no older than `heartbeat_s`, or `None`.
     pub fn spot(&self, asset: &str, now: u64, heartbeat_s: u64) -> Option<Price> {
         let feeds = self.spot.get(asset)?;
+        // Up to STACK_FEEDS fresh sources are sorted on the stack (no allocation); more go
+        // through a Vec. Sorting integers gives the same order either way.
+        let mut stack = [Price::ZERO; STACK_FEEDS];
+        let mut n = 0;
+        for o in feeds.values() {
+            if now.saturating_sub(o.t) <= heartbeat_s {
+                if n == STACK_FEEDS {
+                    return Self::spot_many(feeds.values(), now, heartbeat_s);
+                }
+                stack[n] = o.price;
+                n += 1;
+            }
+        }
+        if n == 0 {
+            return None;
+        }
+        let fresh = &mut stack[..n];
+        fresh.sort_unstable();
+        Some(median(fresh))
+    }
+
+    /// [`Oracle::spot`] for more than [`STACK_FEEDS`] fresh sources.
+    #[cold]
+    fn spot_many<'a>(
+        feeds: impl Iterator<Item = &'a SpotObservation>,
+        now: u64,
+        heartbeat_s: u64,
+    ) -> Option<Price> {
         let mut fresh: Vec<Price> = feeds
-            .values()
             .filter(|o| now.saturating_sub(o.t) <= heartbeat_s)
             .map(|o| o.price)
             .collect();
@@ -77,8 +107,7 @@ impl Oracle {
         now: u64,
         heartbeat_s: u64,
     ) -> Vec<&VolObservation> {
-        self.vols
-            .get(&vol_key(underlying, expiry))
+        self.vol_feeds(underlying, expiry)
             .map(|feeds| {
                 feeds
                     .values()
@@ -86,6 +115,27 @@ impl Oracle {
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+impl Oracle {
+    /// The vol sources of a board, looked up without allocating the key when it is short.
+    pub fn vol_feeds(
+        &self,
+        underlying: &str,
+        expiry: &str,
+    ) -> Option<&std::collections::BTreeMap<String, VolObservation>> {
+        let len = underlying.len() + 1 + expiry.len();
+        let mut buf = [0u8; 64];
+        if len > buf.len() {
+            return self.vols.get(&vol_key(underlying, expiry));
+        }
+        buf[..underlying.len()].copy_from_slice(underlying.as_bytes());
+        buf[underlying.len()] = b'/';
+        buf[underlying.len() + 1..len].copy_from_slice(expiry.as_bytes());
+        // Two valid strings joined by an ASCII byte are valid UTF-8.
+        let key = std::str::from_utf8(&buf[..len]).expect("joined UTF-8 strings");
+        self.vols.get(key)
     }
 }
 
