@@ -13,7 +13,7 @@
 
 use crate::params::Params;
 use crate::pricing_ctx::BoardCtx;
-use derivpool_pricing::OptionKind;
+use derivpool_pricing::{bsm_price, BsmInputs, OptionKind};
 use derivpool_types::{Fixed, Price};
 
 /// Vol multiple for `days` to expiry.
@@ -37,19 +37,36 @@ pub fn min_collateral_per_contract(
     vol: f64,
     p: &Params,
 ) -> f64 {
+    min_collateral_at(ctx.spot, ctx.t_years, ctx.rate, kind, strike, vol, p)
+}
+
+/// [`min_collateral_per_contract`] from its inputs: `spot`, `t_years` to expiry (the vol shock's
+/// days are `t_years × 365`) and the `rate`. The shocked value is the Black-Scholes price at
+/// the shocked spot and vol (what [`BoardCtx::greeks`] would price, without the Greeks).
+pub fn min_collateral_at(
+    spot: f64,
+    t_years: f64,
+    rate: f64,
+    kind: OptionKind,
+    strike: Price,
+    vol: f64,
+    p: &Params,
+) -> f64 {
     let (spot_shock, full_cover) = match kind {
-        OptionKind::Call => (p.short_call_spot_shock.to_f64(), ctx.spot),
+        OptionKind::Call => (p.short_call_spot_shock.to_f64(), spot),
         OptionKind::Put => (p.short_put_spot_shock.to_f64(), strike.to_f64()),
     };
-    let shocked = BoardCtx {
-        spot: ctx.spot * spot_shock,
-        forward: ctx.forward * spot_shock,
-        ..ctx.clone()
-    };
-    let price = shocked
-        .greeks(kind, strike, vol * vol_shock(ctx.days(), p))
-        .price;
-    let floor = p.short_collateral_floor.to_f64() * ctx.spot;
+    let price = bsm_price(&BsmInputs {
+        kind,
+        spot: spot * spot_shock,
+        strike: strike.to_f64(),
+        t: t_years,
+        rate,
+        div: 0.0,
+        vol: vol * vol_shock(t_years * 365.0, p),
+    })
+    .unwrap_or(0.0);
+    let floor = p.short_collateral_floor.to_f64() * spot;
     price.max(floor).min(full_cover)
 }
 

@@ -3,7 +3,10 @@
 //! An account is **liquidatable** iff its maintenance health is < 0 both at the oracle median and
 //! at the median's TWAP ([`crate::guards`]): one bad print liquidates nobody, a real move is acted
 //! on within minutes. `liquidatable_since` starts the auction clock (set by the first `tick` or
-//! `liquidate` that sees the account under water; cleared when it recovers).
+//! `liquidate` that sees the account under water; cleared when it recovers). The tick's scan
+//! skips the health evaluation of accounts that cannot be under water
+//! ([`crate::margin::surely_healthy`]: isolated, long options only) and writes only the accounts
+//! whose mark changes.
 //!
 //! **Auction.** The liquidator buys a fraction f of the account — f of every position in the
 //! pools of that quote asset, f of every collateral balance and f of locked collateral — for
@@ -30,10 +33,10 @@
 use crate::cache::{self, replace_contribution, trade_terms};
 use crate::event::Event;
 use crate::instrument::{expiry_unix, Instrument};
-use crate::margin::{account_health, PriceBasis};
+use crate::margin::{self, account_health, health_of, PriceBasis};
 use crate::perp;
 use crate::reject::Reject;
-use crate::state::{Position, State};
+use crate::state::{Account, Position, State};
 use derivpool_pricing::OptionKind;
 use derivpool_types::{mul, mul_div, Base, Fixed, MathError, Quote, Ratio, Rounding};
 
@@ -42,43 +45,69 @@ const ONE: i128 = derivpool_types::SCALE;
 
 /// Whether `account` is liquidatable now (under maintenance at the median and at the TWAP).
 pub fn is_liquidatable(state: &State, account: &str, quote_asset: &str) -> Result<bool, MathError> {
-    let at_median = account_health(state, account, quote_asset, PriceBasis::Median)?;
+    match state.accounts.get(account) {
+        Some(a) => account_is_liquidatable(state, a, quote_asset),
+        None => Ok(false),
+    }
+}
+
+/// [`is_liquidatable`] of an account given by value.
+fn account_is_liquidatable(
+    state: &State,
+    acc: &Account,
+    quote_asset: &str,
+) -> Result<bool, MathError> {
+    if margin::surely_healthy(state, acc, quote_asset, PriceBasis::Median) {
+        return Ok(false);
+    }
+    let at_median = health_of(state, acc, acc.margin, quote_asset, PriceBasis::Median)?;
     if !at_median.has_positions || at_median.maintenance >= Quote::ZERO {
         return Ok(false);
     }
-    let at_twap = account_health(state, account, quote_asset, PriceBasis::Twap)?;
+    let at_twap = health_of(state, acc, acc.margin, quote_asset, PriceBasis::Twap)?;
     Ok(at_twap.maintenance < Quote::ZERO)
 }
 
 /// Marks or clears `liquidatable_since` for every account with positions (run on `tick`).
+/// Health reads no account's `liquidatable_since`, so every account is judged first and only
+/// the accounts whose mark changes are written (an unchanged account stays shared with the
+/// state the tick copied).
 pub fn scan(state: &mut State, now: u64) -> Result<(), MathError> {
-    let quote_assets: Vec<String> = {
-        let mut q: Vec<String> = state
+    let changes: Vec<(String, Option<u64>)> = {
+        let state = &*state;
+        let mut quote_assets: Vec<&str> = state
             .pools
             .values()
-            .map(|p| p.quote_asset.clone())
+            .map(|p| p.quote_asset.as_str())
             .collect();
-        q.sort();
-        q.dedup();
-        q
-    };
-    let names: Vec<String> = state
-        .accounts
-        .iter()
-        .filter(|(_, a)| !a.positions.is_empty())
-        .map(|(n, _)| n.clone())
-        .collect();
-    for name in names {
-        let mut under = false;
-        for q in &quote_assets {
-            under |= is_liquidatable(state, &name, q)?;
+        quote_assets.sort_unstable();
+        quote_assets.dedup();
+        let mut changes = Vec::new();
+        for (name, acc) in state.accounts.iter() {
+            if acc.positions.is_empty() {
+                continue;
+            }
+            let mut under = false;
+            for q in &quote_assets {
+                under |= account_is_liquidatable(state, acc, q)?;
+            }
+            let since = if under {
+                Some(acc.liquidatable_since.unwrap_or(now))
+            } else {
+                None
+            };
+            if since != acc.liquidatable_since {
+                changes.push((name.clone(), since));
+            }
         }
-        let acc = state.accounts.get_mut(&name).expect("account exists");
-        acc.liquidatable_since = if under {
-            Some(acc.liquidatable_since.unwrap_or(now))
-        } else {
-            None
-        };
+        changes
+    };
+    for (name, since) in changes {
+        state
+            .accounts
+            .get_mut(&name)
+            .expect("account exists")
+            .liquidatable_since = since;
     }
     Ok(())
 }

@@ -37,16 +37,20 @@
 //!
 //! Values are computed in floats from fixed-point inputs and quantised against the trader:
 //! collateral and PV round down, requirements round up.
+//!
+//! **Evaluation.** [`health_of`] sums positions in the account's order (pool, then instrument
+//! name) and prices each asset once per evaluation; [`health_with`] evaluates an account with a
+//! hypothetical balance or position change (a trade's or withdrawal's "after") without copying
+//! it, with exactly the result of the changed copy. [`surely_healthy`] is a cheap sufficient test
+//! (no option priced) that maintenance health is ≥ 0, used by the liquidation scan.
 
-use crate::collateral::min_collateral_per_contract;
-use crate::instrument::{expiry_unix, Instrument};
+use crate::instrument::InstrumentRef;
 use crate::params::Params;
-use crate::pricing_ctx::{BoardCtx, YEAR_S};
-use crate::state::{Account, State};
+use crate::pricing_ctx::YEAR_S;
+use crate::state::{Account, Position, State};
 use derivpool_pricing::{bsm_price, BsmInputs, OptionKind};
-use derivpool_types::{Fixed, MathError, Price, Quote, Rounding};
+use derivpool_types::{Base, Fixed, MathError, Price, Quote, Rounding};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// How an account is margined.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,12 +114,18 @@ pub struct Health {
     pub has_positions: bool,
 }
 
-/// Number of scenarios of the main grid.
-fn grid(p: &Params) -> Vec<f64> {
+/// The spot shocks of the main grid: `i × step` for `i` in `−n..=n`, `n = ⌊max / step⌋`.
+fn grid_points(p: &Params) -> impl Iterator<Item = f64> {
     let max = p.scenario_spot_max.to_f64();
     let step = p.scenario_spot_step.to_f64().max(1e-6);
     let n = (max / step + 1e-9).floor() as i64;
-    (-n..=n).map(|i| i as f64 * step).collect()
+    (-n..=n).map(move |i| i as f64 * step)
+}
+
+/// The spot shocks of the main grid, as a list.
+#[cfg(test)]
+fn grid(p: &Params) -> Vec<f64> {
+    grid_points(p).collect()
 }
 
 /// Vol multiples (up, down) for `days` to expiry.
@@ -128,6 +138,7 @@ pub fn vol_multiples(days: f64, p: &Params) -> (f64, f64) {
     )
 }
 
+#[inline]
 fn bs(kind: OptionKind, spot: f64, strike: f64, t: f64, rate: f64, vol: f64) -> f64 {
     bsm_price(&BsmInputs {
         kind,
@@ -141,20 +152,150 @@ fn bs(kind: OptionKind, spot: f64, strike: f64, t: f64, rate: f64, vol: f64) -> 
     .unwrap_or(0.0)
 }
 
-/// One position, valued for margin.
+/// One position, valued for the portfolio grid.
 struct Valued<'a> {
-    underlying: String,
+    underlying: &'a str,
     spot: f64,
     params: &'a Params,
     /// Vol multiples (up, down) for this position's term (options only).
     vol_mult: (f64, f64),
     value: f64,
-    /// Option: (kind, strike, years, rate, vol, size); perp: size in `size`.
+    /// Option: (kind, strike, years, rate, vol); perp: `None`.
     option: Option<(OptionKind, f64, f64, f64, f64)>,
     size: f64,
-    upnl: f64,
-    isolated_im: f64,
-    isolated_mm: f64,
+}
+
+/// A change to an account that [`health_with`] evaluates as if it had been made, without
+/// copying the account: the health is exactly that of the changed copy.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Hypothetical<'a> {
+    /// Sets the free balance of an asset (added when absent).
+    pub balance: Option<(&'a str, Quote)>,
+    /// Sets the size and collateral of a position (added, with default other fields, when
+    /// absent).
+    pub position: Option<HypotheticalPosition<'a>>,
+}
+
+/// A position's size and collateral, set by a [`Hypothetical`].
+#[derive(Debug, Clone, Copy)]
+pub struct HypotheticalPosition<'a> {
+    /// Pool.
+    pub pool: &'a str,
+    /// Instrument name.
+    pub instrument: &'a str,
+    /// New size.
+    pub size: Base,
+    /// New locked collateral.
+    pub collateral: Quote,
+}
+
+impl HypotheticalPosition<'_> {
+    fn apply(&self, old: Option<&Position>) -> Position {
+        Position {
+            size: self.size,
+            collateral: self.collateral,
+            ..old.cloned().unwrap_or_default()
+        }
+    }
+}
+
+/// Calls `f(pool, instrument, position)` for every position of `account` with `edit` applied,
+/// in the order of the edited account's maps (pool name, then instrument name).
+fn for_each_position<'a, E>(
+    account: &'a Account,
+    edit: Option<HypotheticalPosition<'a>>,
+    mut f: impl FnMut(&'a str, &'a str, &Position) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut pending = edit;
+    for (pool_name, positions) in &account.positions {
+        if let Some(e) = pending {
+            if e.pool < pool_name.as_str() {
+                f(e.pool, e.instrument, &e.apply(None))?;
+                pending = None;
+            } else if e.pool == pool_name {
+                pending = None;
+                let mut done = false;
+                for (name, pos) in positions {
+                    if !done && e.instrument <= name.as_str() {
+                        done = true;
+                        if e.instrument == name {
+                            f(pool_name, name, &e.apply(Some(pos)))?;
+                            continue;
+                        }
+                        f(pool_name, e.instrument, &e.apply(None))?;
+                    }
+                    f(pool_name, name, pos)?;
+                }
+                if !done {
+                    f(pool_name, e.instrument, &e.apply(None))?;
+                }
+                continue;
+            }
+        }
+        for (name, pos) in positions {
+            f(pool_name, name, pos)?;
+        }
+    }
+    if let Some(e) = pending {
+        f(e.pool, e.instrument, &e.apply(None))?;
+    }
+    Ok(())
+}
+
+/// Calls `f(asset, balance)` for every balance of `account` with `edit` applied, in asset order.
+fn for_each_balance<'a>(
+    account: &'a Account,
+    edit: Option<(&'a str, Quote)>,
+    mut f: impl FnMut(&'a str, Quote),
+) {
+    let mut pending = edit;
+    for (asset, bal) in &account.balances {
+        if let Some((e_asset, e_bal)) = pending {
+            if e_asset <= asset.as_str() {
+                pending = None;
+                f(e_asset, e_bal);
+                if e_asset == asset {
+                    continue;
+                }
+            }
+        }
+        f(asset, *bal);
+    }
+    if let Some((e_asset, e_bal)) = pending {
+        f(e_asset, e_bal);
+    }
+}
+
+/// Prices looked up during one health evaluation, each asset once (the state does not change
+/// during it, so a repeated lookup would give the same price).
+struct PriceCache<'a> {
+    state: &'a State,
+    basis: PriceBasis,
+    entries: [(&'a str, Option<Price>); 4],
+    len: usize,
+}
+
+impl<'a> PriceCache<'a> {
+    fn new(state: &'a State, basis: PriceBasis) -> Self {
+        PriceCache {
+            state,
+            basis,
+            entries: [("", None); 4],
+            len: 0,
+        }
+    }
+
+    fn get(&mut self, asset: &'a str) -> Option<Price> {
+        if let Some((_, p)) = self.entries[..self.len].iter().find(|(a, _)| *a == asset) {
+            return *p;
+        }
+        let p = price(self.state, asset, self.basis);
+        if self.len < self.entries.len() {
+            self.entries[self.len] = (asset, p);
+            self.len += 1;
+        }
+        p
+    }
 }
 
 /// Health of `account` (given as a value, so callers can test a hypothetical account) in the
@@ -166,36 +307,74 @@ pub fn health_of(
     quote_asset: &str,
     basis: PriceBasis,
 ) -> Result<Health, MathError> {
-    let mut valued: Vec<Valued> = Vec::new();
+    health_with(
+        state,
+        account,
+        &Hypothetical::default(),
+        mode,
+        quote_asset,
+        basis,
+    )
+}
+
+/// Health of `account` with the change `edit` applied, exactly as [`health_of`] of the changed
+/// copy (the same positions and balances in the same order, so the same float sums).
+pub fn health_with<'a>(
+    state: &'a State,
+    account: &'a Account,
+    edit: &Hypothetical<'a>,
+    mode: MarginMode,
+    quote_asset: &str,
+    basis: PriceBasis,
+) -> Result<Health, MathError> {
+    let portfolio = mode == MarginMode::Portfolio;
+    let mut prices = PriceCache::new(state, basis);
+    // Sums in position order, as `Iterator::sum` would form them (it starts from −0.0).
     let mut locked = 0.0;
-    for (pool_name, positions) in &account.positions {
-        let Some(pool) = state.pools.get(pool_name) else {
-            continue;
+    let mut pv = -0.0;
+    let mut upnl_pos = -0.0;
+    let (mut im, mut mm) = (0.0, 0.0);
+    let mut count = 0usize;
+    let mut first_params: Option<&Params> = None;
+    // Portfolio accounts keep their positions for the grid; isolated ones need only the sums.
+    let mut valued: Vec<Valued<'a>> = Vec::new();
+    let mut current_pool: Option<(&str, Option<&'a crate::state::Pool>)> = None;
+    for_each_position(account, edit.position, |pool_name, name, pos| {
+        let pool = match current_pool {
+            Some((n, p)) if n == pool_name => p,
+            _ => {
+                let p = state
+                    .pools
+                    .get(pool_name)
+                    .filter(|p| p.quote_asset == quote_asset);
+                current_pool = Some((pool_name, p));
+                p
+            }
         };
-        if pool.quote_asset != quote_asset {
-            continue;
-        }
-        for (name, pos) in positions {
-            locked += pos.collateral.to_f64();
-            let Ok(instrument) = Instrument::parse(name) else {
-                continue;
-            };
-            let underlying = instrument.underlying().to_string();
-            let Some(market) = pool.markets.get(&underlying) else {
-                continue;
-            };
-            let Some(spot) = price(state, &underlying, basis) else {
-                continue;
-            };
-            let spot = spot.to_f64();
-            let size = pos.size.to_f64();
-            let p = &market.params;
-            match instrument {
-                Instrument::Perp { .. } => {
-                    let owed = crate::perp::owed(&market.perp, pos)?.to_f64();
-                    let upnl = size * spot - pos.entry_value.to_f64();
-                    let (im, mm) =
-                        crate::perp::margins(pos.size, Price::from_f64(spot, Rounding::Up)?, p)?;
+        let Some(pool) = pool else {
+            return Ok(());
+        };
+        locked += pos.collateral.to_f64();
+        let Ok(instrument) = InstrumentRef::parse(name) else {
+            return Ok(());
+        };
+        let underlying = instrument.underlying();
+        let Some(market) = pool.markets.get(underlying) else {
+            return Ok(());
+        };
+        let Some(spot) = prices.get(underlying) else {
+            return Ok(());
+        };
+        let spot = spot.to_f64();
+        let size = pos.size.to_f64();
+        let p = &market.params;
+        let (value, upnl, isolated_im, isolated_mm) = match instrument {
+            InstrumentRef::Perp { .. } => {
+                let owed = crate::perp::owed(&market.perp, pos)?.to_f64();
+                let upnl = size * spot - pos.entry_value.to_f64();
+                let (i, m) =
+                    crate::perp::margins(pos.size, Price::from_f64(spot, Rounding::Up)?, p)?;
+                if portfolio {
                     valued.push(Valued {
                         underlying,
                         spot,
@@ -204,147 +383,79 @@ pub fn health_of(
                         value: upnl - owed,
                         option: None,
                         size,
-                        upnl,
-                        isolated_im: im.to_f64(),
-                        isolated_mm: mm.to_f64(),
                     });
                 }
-                Instrument::Option {
-                    expiry,
-                    strike,
-                    kind,
-                    ..
-                } => {
-                    let expiry_t = expiry_unix(&expiry).unwrap_or(0);
-                    let Some(board) = market.boards.get(&expiry_t) else {
-                        continue;
-                    };
-                    let Some(s) = board.strikes.get(&strike) else {
-                        continue;
-                    };
-                    let years = expiry_t.saturating_sub(state.t) as f64 / YEAR_S;
-                    let rate = p.rate.to_f64();
-                    let vol = s.greeks.mark_vol.to_f64();
-                    let k = strike.to_f64();
-                    let mark = bs(kind, spot, k, years, rate, vol);
-                    let (im, mm) = if size < 0.0 {
-                        let ctx = BoardCtx {
-                            spot,
-                            t_years: years,
-                            rate,
-                            forward: spot * libm::exp(rate * years),
-                            slices: Vec::new(),
-                        };
-                        let per = (min_collateral_per_contract(&ctx, kind, strike, vol, p) - mark)
-                            .max(0.0);
-                        let im = -size * per;
-                        (im, im / p.margin_initial_multiple.to_f64())
-                    } else {
-                        (0.0, 0.0)
-                    };
+                (upnl - owed, upnl, i.to_f64(), m.to_f64())
+            }
+            InstrumentRef::Option {
+                expiry_t,
+                strike,
+                kind,
+                ..
+            } => {
+                let Some(board) = market.boards.get(&expiry_t) else {
+                    return Ok(());
+                };
+                let Some(s) = board.strikes.get(&strike) else {
+                    return Ok(());
+                };
+                let years = expiry_t.saturating_sub(state.t) as f64 / YEAR_S;
+                let rate = p.rate.to_f64();
+                let vol = s.greeks.mark_vol.to_f64();
+                let k = strike.to_f64();
+                let mark = bs(kind, spot, k, years, rate, vol);
+                let (i, m) = if size < 0.0 && !portfolio {
+                    let per =
+                        (min_collateral(spot, years, rate, kind, strike, vol, p) - mark).max(0.0);
+                    let i = -size * per;
+                    (i, i / p.margin_initial_multiple.to_f64())
+                } else {
+                    (0.0, 0.0)
+                };
+                if portfolio {
                     valued.push(Valued {
                         underlying,
                         spot,
                         params: p,
-                        vol_mult: if mode == MarginMode::Portfolio {
-                            vol_multiples(years * 365.0, p)
-                        } else {
-                            (1.0, 1.0)
-                        },
+                        vol_mult: vol_multiples(years * 365.0, p),
                         value: size * mark,
                         option: Some((kind, k, years, rate, vol)),
                         size,
-                        upnl: 0.0,
-                        isolated_im: im,
-                        isolated_mm: mm,
                     });
                 }
+                (size * mark, 0.0, i, m)
             }
+        };
+        pv += value;
+        upnl_pos += f64::max(upnl, 0.0);
+        if !portfolio {
+            im += isolated_im;
+            mm += isolated_mm;
+        }
+        count += 1;
+        first_params.get_or_insert(p);
+        Ok::<(), MathError>(())
+    })?;
+    let (coll_i, coll_m) = collateral(
+        state,
+        account,
+        edit.balance,
+        quote_asset,
+        locked,
+        &mut prices,
+    );
+    if portfolio {
+        // Group by underlying in name order, keeping position order within each group (a
+        // stable sort), as a map from underlying to its positions would.
+        valued.sort_by(|a, b| a.underlying.cmp(b.underlying));
+        for vs in valued.chunk_by(|a, b| a.underlying == b.underlying) {
+            let req = grid_requirement(state, vs);
+            mm += req;
+            im += req * vs[0].params.margin_initial_multiple.to_f64();
         }
     }
-    // Collateral.
-    let mut coll_i = locked;
-    let mut coll_m = locked;
-    for (asset, bal) in &account.balances {
-        let b = bal.to_f64();
-        if asset == quote_asset {
-            coll_i += b;
-            coll_m += b;
-            continue;
-        }
-        let listing = state
-            .pools
-            .values()
-            .filter(|p| p.quote_asset == quote_asset)
-            .find_map(|p| p.markets.get(asset));
-        if let (Some(m), Some(px)) = (listing, price(state, asset, basis)) {
-            let v = b * px.to_f64();
-            coll_i += v * m.params.collateral_haircut_initial.to_f64();
-            coll_m += v * m.params.collateral_haircut_maintenance.to_f64();
-        }
-    }
-    let pv: f64 = valued.iter().map(|v| v.value).sum();
-    let upnl_pos: f64 = valued.iter().map(|v| v.upnl.max(0.0)).sum();
-    let (mut im, mut mm) = (0.0, 0.0);
-    match mode {
-        MarginMode::Isolated => {
-            for v in &valued {
-                im += v.isolated_im;
-                mm += v.isolated_mm;
-            }
-        }
-        MarginMode::Portfolio => {
-            let mut by_underlying: BTreeMap<&str, Vec<&Valued>> = BTreeMap::new();
-            for v in &valued {
-                by_underlying.entry(&v.underlying).or_default().push(v);
-            }
-            for (underlying, vs) in by_underlying {
-                let p = &vs[0].params;
-                let spot = vs[0].spot;
-                let mut worst = 0.0f64;
-                for shock in grid(p) {
-                    for vol_state in 0..3 {
-                        let mut pnl = 0.0;
-                        for v in &vs {
-                            pnl += scenario_pnl(v, spot * (1.0 + shock), vol_state);
-                        }
-                        worst = worst.max(-pnl);
-                    }
-                }
-                let mut tail = 0.0f64;
-                for shock in [-p.scenario_tail_down.to_f64(), p.scenario_tail_up.to_f64()] {
-                    let pnl: f64 = vs
-                        .iter()
-                        .map(|v| scenario_pnl(v, spot * (1.0 + shock), 1))
-                        .sum();
-                    tail = tail.max(-pnl);
-                }
-                let mut req = worst.max(p.scenario_tail_weight.to_f64() * tail);
-                let mut gross = 0.0;
-                for v in &vs {
-                    gross += v.size.abs() * spot;
-                    match v.option {
-                        Some(_) if v.size < 0.0 => {
-                            req += -v.size * spot * p.static_short_charge.to_f64()
-                        }
-                        None => req += v.size.abs() * spot * p.static_perp_charge.to_f64(),
-                        _ => {}
-                    }
-                }
-                let conf = state
-                    .oracle
-                    .confidence(underlying, state.t, p.spot_heartbeat_s);
-                if conf > p.confidence_charge_threshold.to_f64() {
-                    req += conf * gross;
-                }
-                mm += req;
-                im += req * p.margin_initial_multiple.to_f64();
-            }
-        }
-    }
-    let cap = valued
-        .first()
-        .map(|v| v.params.upnl_initial_cap.to_f64())
+    let cap = first_params
+        .map(|p| p.upnl_initial_cap.to_f64())
         .unwrap_or(0.0)
         * coll_i.max(0.0);
     let upnl_excess = (upnl_pos - cap).max(0.0);
@@ -371,11 +482,176 @@ pub fn health_of(
         maintenance: collateral_maintenance
             .checked_add(portfolio_value)?
             .checked_sub(maintenance_requirement)?,
-        has_positions: !valued.is_empty(),
+        has_positions: count > 0,
     })
 }
 
+/// Collateral at (initial, maintenance) haircuts: `locked` plus every balance (with `edit`
+/// applied) valued in `quote_asset`, in asset order.
+fn collateral<'a>(
+    state: &'a State,
+    account: &'a Account,
+    edit: Option<(&'a str, Quote)>,
+    quote_asset: &str,
+    locked: f64,
+    prices: &mut PriceCache<'a>,
+) -> (f64, f64) {
+    let mut coll_i = locked;
+    let mut coll_m = locked;
+    for_each_balance(account, edit, |asset, bal| {
+        let b = bal.to_f64();
+        if asset == quote_asset {
+            coll_i += b;
+            coll_m += b;
+            return;
+        }
+        let listing = state
+            .pools
+            .values()
+            .filter(|p| p.quote_asset == quote_asset)
+            .find_map(|p| p.markets.get(asset));
+        if let Some(m) = listing {
+            if let Some(px) = prices.get(asset) {
+                let v = b * px.to_f64();
+                coll_i += v * m.params.collateral_haircut_initial.to_f64();
+                coll_m += v * m.params.collateral_haircut_maintenance.to_f64();
+            }
+        }
+    });
+    (coll_i, coll_m)
+}
+
+/// A cheap sufficient test, without pricing any option, that [`health_of`] of `account` (its
+/// own margin mode) on `basis` succeeds with maintenance health ≥ 0 or no position, so that the
+/// account cannot be liquidatable. `false` says nothing.
+///
+/// It holds for an isolated account whose positions in the pools of `quote_asset` are all long
+/// options (or are not valued at all), whose collateral at maintenance haircuts is ≥ 0, on
+/// markets with a rate ≥ 0, and whose amounts are far from overflow: then the maintenance
+/// requirement is 0 and the portfolio value Σ size × max(0, BS) is ≥ 0, so maintenance health
+/// = ⌊collateral⌋ + ⌊PV⌋ ≥ 0. The magnitude bounds (every BS value is below 2 × (spot +
+/// strike) when the rate is ≥ 0) keep every quantisation and sum of `health_of` far inside the
+/// fixed-point range, so it cannot fail either.
+pub fn surely_healthy(
+    state: &State,
+    account: &Account,
+    quote_asset: &str,
+    basis: PriceBasis,
+) -> bool {
+    /// Far inside the fixed-point range (about 1.7e20 quote).
+    const SMALL: f64 = 1e18;
+    if account.margin != MarginMode::Isolated {
+        return false;
+    }
+    let mut prices = PriceCache::new(state, basis);
+    let mut locked = 0.0;
+    let mut value_bound = 0.0;
+    for (pool_name, positions) in &account.positions {
+        let Some(pool) = state
+            .pools
+            .get(pool_name)
+            .filter(|p| p.quote_asset == quote_asset)
+        else {
+            continue;
+        };
+        for (name, pos) in positions {
+            locked += pos.collateral.to_f64();
+            let Ok(instrument) = InstrumentRef::parse(name) else {
+                continue;
+            };
+            let InstrumentRef::Option {
+                underlying, strike, ..
+            } = instrument
+            else {
+                return false;
+            };
+            if pos.size < Base::ZERO {
+                return false;
+            }
+            let Some(market) = pool.markets.get(underlying) else {
+                continue;
+            };
+            let Some(spot) = prices.get(underlying) else {
+                continue;
+            };
+            let p = &market.params;
+            let cap = p.upnl_initial_cap.to_f64();
+            if p.rate < derivpool_types::Ratio::ZERO || !(0.0..=1e3).contains(&cap) {
+                return false;
+            }
+            value_bound += pos.size.to_f64() * 2.0 * (spot.to_f64() + strike.to_f64());
+        }
+    }
+    let (coll_i, coll_m) = collateral(state, account, None, quote_asset, locked, &mut prices);
+    (0.0..SMALL).contains(&coll_m) && coll_i.abs() < SMALL && value_bound < SMALL
+}
+
+/// Minimum collateral of a short option per contract ([`crate::collateral`]) at `spot` with
+/// `years` to expiry.
+fn min_collateral(
+    spot: f64,
+    years: f64,
+    rate: f64,
+    kind: OptionKind,
+    strike: Price,
+    vol: f64,
+    p: &Params,
+) -> f64 {
+    crate::collateral::min_collateral_at(spot, years, rate, kind, strike, vol, p)
+}
+
+/// The maintenance requirement of one underlying's positions `vs` (non-empty, in position
+/// order) on the scenario grid: the worst loss, the damped tail, the static charges and the
+/// confidence charge.
+fn grid_requirement(state: &State, vs: &[Valued<'_>]) -> f64 {
+    let p = vs[0].params;
+    let spot = vs[0].spot;
+    let underlying = vs[0].underlying;
+    let mut worst = 0.0f64;
+    for shock in grid_points(p) {
+        for vol_state in 0..3 {
+            if shock == 0.0 && vol_state == 1 {
+                // Spot and vol unchanged: every option is repriced at exactly its mark
+                // (size × mark − value = 0) and every perp at its spot, so the P&L is ±0 and
+                // cannot raise `worst` (≥ 0).
+                continue;
+            }
+            let mut pnl = 0.0;
+            for v in vs {
+                pnl += scenario_pnl(v, spot * (1.0 + shock), vol_state);
+            }
+            worst = worst.max(-pnl);
+        }
+    }
+    let mut tail = 0.0f64;
+    for shock in [-p.scenario_tail_down.to_f64(), p.scenario_tail_up.to_f64()] {
+        let pnl: f64 = vs
+            .iter()
+            .map(|v| scenario_pnl(v, spot * (1.0 + shock), 1))
+            .sum();
+        tail = tail.max(-pnl);
+    }
+    let mut req = worst.max(p.scenario_tail_weight.to_f64() * tail);
+    let mut gross = 0.0;
+    for v in vs {
+        gross += v.size.abs() * spot;
+        match v.option {
+            Some(_) if v.size < 0.0 => req += -v.size * spot * p.static_short_charge.to_f64(),
+            None => req += v.size.abs() * spot * p.static_perp_charge.to_f64(),
+            _ => {}
+        }
+    }
+    let conf = state
+        .oracle
+        .confidence(underlying, state.t, p.spot_heartbeat_s);
+    if conf > p.confidence_charge_threshold.to_f64() {
+        req += conf * gross;
+    }
+    req
+}
+
 /// P&L of one position when spot moves to `spot` and vol to state 0 (up), 1 (same), 2 (down).
+#[inline]
 fn scenario_pnl(v: &Valued<'_>, spot: f64, vol_state: u8) -> f64 {
     match v.option {
         None => v.size * (spot - v.spot),
