@@ -226,6 +226,8 @@ pub fn refresh_board(
     params: &Params,
 ) -> Result<Quote, MathError> {
     let spot = Price::from_f64(ctx.spot, Rounding::Up)?;
+    board.cache.refreshed_t = now;
+    board.cache.refreshed_spot = spot;
     let scenario_count = crate::pool_risk::scenario_count(params);
     let mut lock_change = Quote::ZERO;
     let strikes: Vec<Price> = board.strikes.keys().copied().collect();
@@ -240,21 +242,25 @@ pub fn refresh_board(
         let s = board.strikes.get_mut(&k).expect("strike listed");
         s.greeks = greeks;
         if scenarios_due(s, scenario_count, spot, vol, now, expiry_t, params) {
-            let (calls, puts) = crate::pool_risk::scenario_values(ctx, k, vol, params)?;
-            s.scenario_call = calls.into();
-            s.scenario_put = puts.into();
-            s.scenario_anchor = ScenarioAnchor {
-                t: now,
-                spot,
-                vol: greeks.mark_vol,
-            };
+            if s.pool_calls == Base::ZERO && s.pool_puts == Base::ZERO {
+                // Nothing held here: priced when a trade needs them.
+                s.scenario_call = Default::default();
+                s.scenario_put = Default::default();
+                s.scenario_anchor = ScenarioAnchor::default();
+            } else if let Some((calls, puts, anchor)) =
+                crate::pool_risk::anchored_values(board, &board.strikes[&k], params)?
+            {
+                let s = board.strikes.get_mut(&k).expect("strike listed");
+                s.scenario_call = calls;
+                s.scenario_put = puts;
+                s.scenario_anchor = anchor;
+            }
         }
+        let s = board.strikes.get_mut(&k).expect("strike listed");
         let lock = pool_lock(s, spot)?;
         lock_change = lock_change.checked_add(lock.checked_sub(s.pool_locked)?)?;
         s.pool_locked = lock;
     }
-    board.cache.refreshed_t = now;
-    board.cache.refreshed_spot = spot;
     let fresh = recompute(board)?;
     board.cache = fresh;
     Ok(lock_change)

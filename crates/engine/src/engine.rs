@@ -158,8 +158,22 @@ impl Engine {
                 let saved_t = self.state.t;
                 self.state.t = now;
                 let r = apply_kind(&mut self.state, other, now);
-                if r.is_err() {
-                    self.state.t = saved_t;
+                match (&r, other) {
+                    (Err(_), _) => self.state.t = saved_t,
+                    // The pool's option positions may have changed: price the stress-scenario
+                    // values of strikes it now holds (cannot fail in practice; if it did, the
+                    // strike would be priced again at the next refresh).
+                    (Ok(_), CommandKind::Trade { pool, .. }) => {
+                        if let Some(p) = self.state.pools.get_mut(pool) {
+                            let _ = crate::pool_risk::price_missing(p);
+                        }
+                    }
+                    (Ok(_), CommandKind::Liquidate { .. }) => {
+                        for p in self.state.pools.values_mut() {
+                            let _ = crate::pool_risk::price_missing(p);
+                        }
+                    }
+                    _ => {}
                 }
                 r
             }

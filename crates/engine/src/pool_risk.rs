@@ -32,9 +32,11 @@
 use crate::margin::vol_multiples;
 use crate::params::Params;
 use crate::pricing_ctx::BoardCtx;
-use crate::state::{Market, Pool, State};
+use crate::pricing_ctx::YEAR_S;
+use crate::state::{Board, Market, Pool, ScenarioAnchor, State, Strike};
 use derivpool_pricing::{BsmGrid, GridSpot, OptionKind};
-use derivpool_types::{Fixed, MathError, Price, Quote, Rounding};
+use derivpool_types::{Base, Fixed, MathError, Price, Quote, Rounding};
+use std::sync::Arc;
 
 /// An option position change: (expiry time, strike, kind, Δ contracts for the pool).
 pub type OptionChange = (u64, Price, OptionKind, f64);
@@ -112,6 +114,72 @@ pub fn scenario_values(
     Ok((calls, puts))
 }
 
+/// A strike's scenario values priced at its board's last refresh (the refresh time, the
+/// refreshed spot and the strike's cached mark vol, all as stored), with that anchor; `None`
+/// before the board's first refresh. Eager (at a refresh) and lazy (for a trade) pricing both go
+/// through here, so they give the same values.
+pub fn anchored_values(
+    board: &Board,
+    s: &Strike,
+    p: &Params,
+) -> Result<Option<(Arc<[Price]>, Arc<[Price]>, ScenarioAnchor)>, MathError> {
+    let t = board.cache.refreshed_t;
+    if t == 0 {
+        return Ok(None);
+    }
+    let spot = board.cache.refreshed_spot.to_f64();
+    let t_years = board.expiry_t.saturating_sub(t) as f64 / YEAR_S;
+    let rate = p.rate.to_f64();
+    let ctx = BoardCtx {
+        spot,
+        t_years,
+        rate,
+        forward: spot * libm::exp(rate * t_years),
+        slices: Vec::new(),
+    };
+    let (calls, puts) = scenario_values(&ctx, s.strike, s.greeks.mark_vol.to_f64().max(1e-6), p)?;
+    Ok(Some((
+        calls.into(),
+        puts.into(),
+        ScenarioAnchor {
+            t,
+            spot: board.cache.refreshed_spot,
+            vol: s.greeks.mark_vol,
+        },
+    )))
+}
+
+/// Prices the scenario values of every strike of `pool` where the pool holds a position but
+/// has none (a strike's values are dropped at a refresh while the pool holds nothing there, and
+/// priced when a trade or a liquidation gives it a position). Called after every command that
+/// can change the pool's option positions.
+pub fn price_missing(pool: &mut Pool) -> Result<(), MathError> {
+    for m in pool.markets.values_mut() {
+        let count = scenario_count(&m.params);
+        for b in m.boards.values_mut() {
+            let missing: Vec<Price> = b
+                .strikes
+                .values()
+                .filter(|s| {
+                    s.scenario_call.len() != count
+                        && (s.pool_calls != Base::ZERO || s.pool_puts != Base::ZERO)
+                })
+                .map(|s| s.strike)
+                .collect();
+            for k in missing {
+                if let Some((calls, puts, anchor)) = anchored_values(b, &b.strikes[&k], &m.params)?
+                {
+                    let s = b.strikes.get_mut(&k).expect("strike listed");
+                    s.scenario_call = calls;
+                    s.scenario_put = puts;
+                    s.scenario_anchor = anchor;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Scenario P&L vector of the pool's book in one market, with an optional extra option
 /// position `(expiry_t, strike, kind, Δ contracts)` and perp skew change `Δskew` (base units).
 pub fn market_pnl(
@@ -135,16 +203,26 @@ pub fn market_pnl(
                     }
                 }
             }
-            if s.scenario_call.len() != sc.len() || (calls == 0.0 && puts == 0.0) {
+            if calls == 0.0 && puts == 0.0 {
                 continue;
             }
-            let (cm, pm) = (
-                s.scenario_call[base].to_f64(),
-                s.scenario_put[base].to_f64(),
-            );
+            // Values are kept for every strike the pool holds; priced here only if a position
+            // arrived without them (or for an extra position at an unheld strike).
+            let lazy = if s.scenario_call.len() == sc.len() {
+                None
+            } else {
+                anchored_values(b, s, &market.params).ok().flatten()
+            };
+            let (cv, pv) = match &lazy {
+                Some((c, p, _)) => (c, p),
+                None => (&s.scenario_call, &s.scenario_put),
+            };
+            if cv.len() != sc.len() {
+                continue;
+            }
+            let (cm, pm) = (cv[base].to_f64(), pv[base].to_f64());
             for (i, x) in pnl.iter_mut().enumerate() {
-                *x += calls * (s.scenario_call[i].to_f64() - cm)
-                    + puts * (s.scenario_put[i].to_f64() - pm);
+                *x += calls * (cv[i].to_f64() - cm) + puts * (pv[i].to_f64() - pm);
             }
         }
     }
@@ -226,9 +304,19 @@ pub fn check_stress(
         let mut changed = pnl;
         if let Some((e, k, kind, d)) = extra {
             if let Some(s) = m.boards.get(&e).and_then(|b| b.strikes.get(&k)) {
+                let b = &m.boards[&e];
+                let lazy = if s.scenario_call.len() == sc.len() {
+                    None
+                } else {
+                    anchored_values(b, s, &m.params).ok().flatten()
+                };
+                let (calls, puts) = match &lazy {
+                    Some((c, p, _)) => (c, p),
+                    None => (&s.scenario_call, &s.scenario_put),
+                };
                 let values = match kind {
-                    OptionKind::Call => &s.scenario_call,
-                    OptionKind::Put => &s.scenario_put,
+                    OptionKind::Call => calls,
+                    OptionKind::Put => puts,
                 };
                 if values.len() == sc.len() {
                     let mark = values[base_index(&m.params)].to_f64();
