@@ -10,7 +10,7 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use derivpool_pricing::{
     black76_greeks, bsm_greeks, implied_vol_black76, implied_vol_bsm, inverse_greeks,
-    Black76Inputs, BsmInputs, OptionKind,
+    Black76Inputs, BsmGrid, BsmInputs, OptionKind,
 };
 use std::hint::black_box;
 
@@ -121,6 +121,38 @@ fn bench(c: &mut Criterion) {
             let mut acc = 0.0;
             for (i, &p) in black_box(&b76).iter().zip(black_box(&b76_prices)) {
                 acc += implied_vol_black76(i.kind, p, i.forward, i.strike, i.t, i.rate).unwrap();
+            }
+            black_box(acc)
+        })
+    });
+    g.finish();
+
+    // The pool's stress grid (DESIGN §5.7): per strike, 9 spot shocks × 3 vols + 2 tails = 29
+    // points, each a call and a put. One iteration = 1,024 strikes.
+    let shocks: Vec<(f64, f64)> = (-4..=4)
+        .flat_map(|i| [0.6, 1.0, 1.3].map(|v| (i as f64 * 0.05, v)))
+        .chain([(-0.5, 1.0), (1.0, 1.0)])
+        .collect();
+    let mut g = c.benchmark_group("stress_grid_1024_strikes_x_29_points");
+    g.throughput(Throughput::Elements((BATCH * shocks.len()) as u64));
+    g.bench_function("bsm_grid_call_put", |b| {
+        b.iter(|| {
+            let mut acc = 0.0;
+            for i in black_box(&bsm) {
+                let grid = BsmGrid::new(i.strike, i.t, i.rate, i.div).unwrap();
+                let mut last = None;
+                for &(shock, mult) in &shocks {
+                    let point = match last {
+                        Some((s, p)) if s == shock => p,
+                        _ => {
+                            let p = grid.at_spot(i.spot * (1.0 + shock));
+                            last = Some((shock, p));
+                            p
+                        }
+                    };
+                    let (c, p) = grid.call_put(&point, i.vol * mult);
+                    acc += c + p;
+                }
             }
             black_box(acc)
         })
