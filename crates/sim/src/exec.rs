@@ -147,15 +147,11 @@ impl Exec {
         }
     }
 
-    /// Writes the command log as JSON lines (each followed by a newline) into `w`, one command
-    /// at a time (a 365-day log is ~20 MB: no need to hold it as one string). Give it a buffered
-    /// writer.
-    pub fn write_log<W: std::io::Write>(&self, mut w: W) -> std::io::Result<()> {
-        for c in &self.log {
-            serde_json::to_writer(&mut w, c)?;
-            w.write_all(b"\n")?;
-        }
-        Ok(())
+    /// Writes the command log as JSON lines (each followed by a newline) into `w` in chunks (a
+    /// 365-day log is ~20 MB: no need to hold it as one string), with [`crate::jsonl`]'s writer:
+    /// the bytes of `Command::to_json`.
+    pub fn write_log<W: std::io::Write>(&self, w: W) -> std::io::Result<()> {
+        crate::jsonl::write_jsonl(&self.log, w)
     }
 
     /// The command log as JSON lines (each followed by a newline), as one string.
@@ -213,5 +209,32 @@ mod tests {
             .unwrap();
         assert_eq!(String::from_utf8(streamed).unwrap(), reference_jsonl(&ex));
         assert_eq!(ex.log_jsonl(), reference_jsonl(&ex));
+    }
+
+    #[test]
+    fn the_log_of_real_runs_is_byte_identical_to_to_json() {
+        use crate::runner::{run, SimConfig};
+        use crate::scenario::Scenario;
+        for (scenario, generation) in [
+            (Scenario::Calm, Generation::Hedged),
+            (Scenario::Crash, Generation::CrossMargin),
+            (Scenario::OracleOutage, Generation::Static),
+        ] {
+            let cfg = SimConfig {
+                scenario,
+                generation,
+                days: Some(4),
+                ..SimConfig::default()
+            };
+            let out = run(&cfg, &mut |_, _| {}).unwrap();
+            let kinds: std::collections::BTreeSet<&str> =
+                out.exec.log.iter().map(|c| c.kind.type_name()).collect();
+            assert!(kinds.len() > 10, "{kinds:?}");
+            let text = out.exec.log_jsonl();
+            for (got, c) in text.lines().zip(&out.exec.log) {
+                assert_eq!(got, c.to_json());
+            }
+            assert_eq!(text, reference_jsonl(&out.exec));
+        }
     }
 }

@@ -19,6 +19,7 @@
 //! | the run loop | [`runner`] |
 //! | time series and summary | [`summary`] |
 //! | report files (JSON, CSV, HTML with inline SVG) | [`report`] |
+//! | the command log as JSON lines, fast | [`jsonl`] |
 //! | parameter sweeps | [`sweep`] |
 //!
 //! The hedge venue, the hedge loop and the risk agent come from `derivpool-agents`, shared with
@@ -30,6 +31,7 @@
 pub mod agents;
 pub mod candles;
 pub mod exec;
+pub mod jsonl;
 pub mod market;
 pub mod oracle;
 pub mod report;

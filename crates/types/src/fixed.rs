@@ -14,6 +14,12 @@ pub trait Fixed: Copy + Ord + fmt::Debug + fmt::Display {
     /// The raw value (10⁻¹⁸ units).
     fn raw(self) -> i128;
 
+    /// Appends the value's text (as `Display` writes it: the shortest exact decimal) to `out`.
+    #[inline]
+    fn append_text(self, out: &mut Vec<u8>) {
+        crate::parse::append_raw_text(self.raw(), out);
+    }
+
     /// `self + other`, or an overflow error naming the caller.
     #[track_caller]
     #[inline]

@@ -214,10 +214,19 @@ fn raw_text(raw: i128, buf: &mut [u8; RAW_TEXT_MAX]) -> usize {
     };
     let mut end = RAW_TEXT_MAX;
     if frac != 0 {
+        // Strip the trailing zeros (at most 17) in steps of 16, 8, 4, 2 and 1.
         let (mut f, mut width) = (frac, DECIMALS as usize);
-        while f % 10 == 0 {
-            f /= 10;
-            width -= 1;
+        for (p, k) in [
+            (10_000_000_000_000_000u64, 16),
+            (100_000_000, 8),
+            (10_000, 4),
+            (100, 2),
+            (10, 1),
+        ] {
+            if f % p == 0 {
+                f /= p;
+                width -= k;
+            }
         }
         let start = write_u64_back(f, buf, end);
         let lead = end - width;
@@ -238,6 +247,14 @@ fn raw_text(raw: i128, buf: &mut [u8; RAW_TEXT_MAX]) -> usize {
         buf[start] = b'-';
     }
     start
+}
+
+/// Appends raw units as the shortest exact decimal string (the text of `Display`) to `out`,
+/// without allocating beyond `out`'s growth.
+pub fn append_raw_text(raw: i128, out: &mut Vec<u8>) {
+    let mut buf = [0u8; RAW_TEXT_MAX];
+    let start = raw_text(raw, &mut buf);
+    out.extend_from_slice(&buf[start..]);
 }
 
 /// Writes raw units as the shortest exact decimal string.
@@ -412,6 +429,13 @@ mod tests {
         #[test]
         fn fast_formatter_equals_the_reference(raw in any_raw()) {
             prop_assert_eq!(Fast(raw).to_string(), Reference(raw).to_string());
+        }
+
+        #[test]
+        fn appended_text_equals_the_reference(raw in any_raw(), prefix in "[a-z]{0,3}") {
+            let mut out = prefix.clone().into_bytes();
+            append_raw_text(raw, &mut out);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), format!("{prefix}{}", Reference(raw)));
         }
 
         #[test]
