@@ -64,7 +64,8 @@ impl MathError {
 #[inline]
 fn div_round_i128(n: i128, d: i128, rounding: Rounding) -> Option<i128> {
     let q = n.checked_div(d)?;
-    let r = n % d;
+    // One 128-bit division, not two: |q·d| ≤ |n|, so the product cannot overflow.
+    let r = n - q * d;
     if r == 0 {
         return Some(q);
     }
@@ -97,7 +98,9 @@ pub fn mul_div(a: i128, b: i128, c: i128, rounding: Rounding) -> Result<i128, Ma
     // a·q is an integer, so rounding a·r/c rounds the whole quotient exactly. This keeps
     // price × size style products (raw values ~1e17 × 4e22) in i128 arithmetic.
     for (x, y) in [(a, b), (b, a)] {
-        let (q, r) = (y / c, y % c);
+        // (i128::MIN / −1 does not exist: that split is skipped.)
+        let Some(q) = y.checked_div(c) else { continue };
+        let r = y - q * c;
         if let (Some(whole), Some(part)) = (x.checked_mul(q), x.checked_mul(r)) {
             if let Some(v) = div_round_i128(part, c, rounding).and_then(|p| whole.checked_add(p)) {
                 return Ok(v);
@@ -124,6 +127,7 @@ pub fn mul_div(a: i128, b: i128, c: i128, rounding: Rounding) -> Result<i128, Ma
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn rounds_each_sign_toward_its_named_direction() {
@@ -170,5 +174,47 @@ mod tests {
         assert!(matches!(e, MathError::DivisionByZero { .. }));
         let e = mul_div(i128::MIN, 1, -1, Rounding::Up).unwrap_err();
         assert!(matches!(e, MathError::Overflow { .. }));
+        // The product overflows and the split of i128::MIN by −1 does not exist (this panicked).
+        let e = mul_div(2, i128::MIN, -1, Rounding::Down).unwrap_err();
+        assert!(matches!(e, MathError::Overflow { .. }));
+        assert_eq!(mul_div(-1, i128::MIN, -1, Rounding::Down), Ok(i128::MIN));
+    }
+
+    /// `a·b/c` rounded, computed only in 256 bits (the path every input could take).
+    fn wide(a: i128, b: i128, c: i128, rounding: Rounding) -> Option<i128> {
+        let (p, d) = (I256::from(a) * I256::from(b), I256::from(c));
+        let (q, r) = (p / d, p % d);
+        let q = match (r != 0, (r < 0) != (d < 0), rounding) {
+            (true, true, Rounding::Down) => q - 1,
+            (true, false, Rounding::Up) => q + 1,
+            _ => q,
+        };
+        i128::try_from(q).ok()
+    }
+
+    fn any_operand() -> impl Strategy<Value = i128> {
+        prop_oneof![
+            any::<i128>(),
+            any::<i64>().prop_map(i128::from),
+            (any::<i64>(), 0u32..20).prop_map(|(x, k)| i128::from(x) * 10i128.pow(k)),
+            Just(i128::MIN),
+            Just(i128::MAX),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20_000))]
+
+        #[test]
+        fn every_path_equals_the_256_bit_quotient(
+            a in any_operand(),
+            b in any_operand(),
+            c in prop_oneof![any_operand(), Just(crate::SCALE), Just(-crate::SCALE), Just(1), Just(-1)],
+            up in any::<bool>(),
+        ) {
+            prop_assume!(c != 0);
+            let rounding = if up { Rounding::Up } else { Rounding::Down };
+            prop_assert_eq!(mul_div(a, b, c, rounding).ok(), wide(a, b, c, rounding));
+        }
     }
 }
