@@ -24,9 +24,11 @@ pub fn deleverage(state: &mut State, pool_name: &str) -> Result<Vec<Event>, Math
     if nav_v <= Quote::ZERO {
         return Ok(events);
     }
-    let p = pool.params.clone();
-    // (score, account, instrument, profit)
-    let mut candidates: Vec<(f64, String, String, Quote)> = Vec::new();
+    let (trigger, target) = (pool.params.adl_trigger, pool.params.adl_target);
+    // First the profits (cheap); the ranking needs each account's health, so it is computed
+    // only when the total is over the trigger (rarely: most ticks stop here).
+    // (account, instrument, position value, profit)
+    let mut profitable: Vec<(&String, &String, Quote, Quote)> = Vec::new();
     let mut total = Quote::ZERO;
     for (name, acc) in &state.accounts {
         let Some(ps) = acc.positions.get(pool_name) else {
@@ -53,25 +55,30 @@ pub fn deleverage(state: &mut State, pool_name: &str) -> Result<Vec<Event>, Math
                 continue;
             }
             total = total.checked_add(profit)?;
-            let h = account_health(state, name, &pool.quote_asset, PriceBasis::Median)?;
-            let equity = h
-                .collateral_maintenance
-                .checked_add(h.portfolio_value)?
-                .to_f64()
-                .max(1.0);
-            let leverage = value.to_f64().abs() / equity;
-            candidates.push((
-                profit.to_f64() * leverage,
-                name.clone(),
-                instrument.clone(),
-                profit,
-            ));
+            profitable.push((name, instrument, value, profit));
         }
     }
-    if total <= nav_v.mul_ratio(p.adl_trigger, Rounding::Down)? {
+    if total <= nav_v.mul_ratio(trigger, Rounding::Down)? {
         return Ok(events);
     }
-    let target = nav_v.mul_ratio(p.adl_target, Rounding::Down)?;
+    let target = nav_v.mul_ratio(target, Rounding::Down)?;
+    // (score, account, instrument, profit)
+    let mut candidates: Vec<(f64, String, String, Quote)> = Vec::with_capacity(profitable.len());
+    for (name, instrument, value, profit) in profitable {
+        let h = account_health(state, name, &pool.quote_asset, PriceBasis::Median)?;
+        let equity = h
+            .collateral_maintenance
+            .checked_add(h.portfolio_value)?
+            .to_f64()
+            .max(1.0);
+        let leverage = value.to_f64().abs() / equity;
+        candidates.push((
+            profit.to_f64() * leverage,
+            name.clone(),
+            instrument.clone(),
+            profit,
+        ));
+    }
     candidates.sort_by(|a, b| {
         b.0.total_cmp(&a.0)
             .then_with(|| a.1.cmp(&b.1))

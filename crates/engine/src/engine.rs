@@ -20,6 +20,7 @@ use crate::{cache, invariants, options, perp, settlement, vault};
 use derivpool_pricing::{Gwav, OptionKind};
 use derivpool_types::{Fixed, Price, Quote, Ratio};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Longest name (pool, account, LP, asset, source) accepted, in bytes.
 pub const NAME_LEN_MAX: usize = 64;
@@ -507,8 +508,7 @@ fn list_underlying(
         .with_overrides(overrides)
         .map_err(|e| Reject::new(RejectCode::InvalidParam, e.to_string()))?;
     let oracle_sources: BTreeSet<String> = sources.iter().cloned().collect();
-    state
-        .oracle
+    Arc::make_mut(&mut state.oracle)
         .allowed
         .entry(underlying.to_string())
         .or_default()
@@ -659,8 +659,7 @@ fn oracle_price(
             "{source} {asset}: price {price} must be positive and confidence {confidence} not negative"
         ));
     }
-    state
-        .oracle
+    Arc::make_mut(&mut state.oracle)
         .spot
         .entry(asset.to_string())
         .or_default()
@@ -679,7 +678,7 @@ fn oracle_price(
         .filter_map(|p| p.markets.get(asset))
         .map(|m| m.params.spot_heartbeat_s)
         .min()
-        .unwrap_or(Params::default().spot_heartbeat_s);
+        .unwrap_or_else(|| Params::default().spot_heartbeat_s);
     let median = state.oracle.spot(asset, now, heartbeat);
     let mut events = vec![Event::OraclePriceRecorded {
         source: source.to_string(),
@@ -718,8 +717,7 @@ fn oracle_vol(
             format!("{source} {underlying} {expiry}: {e}"),
         )
     })?;
-    state
-        .oracle
+    Arc::make_mut(&mut state.oracle)
         .vols
         .entry(crate::oracle::vol_key(underlying, expiry))
         .or_default()

@@ -57,6 +57,7 @@ use derivpool_types::{Base, Fixed, Quote, Ratio, Rounding};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Longest `reason` accepted on council and emergency changes, in bytes.
 pub const REASON_LEN_MAX: usize = 512;
@@ -281,7 +282,7 @@ pub fn grant(
 ) -> Result<Vec<Event>, Reject> {
     crate::engine::check_name("account", account)?;
     positive(amount)?;
-    let g = &mut state.governance;
+    let g = Arc::make_mut(&mut state.governance);
     let supply = g.supply.checked_add(amount)?;
     let bal = g.balance(account).checked_add(amount)?;
     g.remember(account, now);
@@ -304,7 +305,7 @@ pub fn transfer(
 ) -> Result<Vec<Event>, Reject> {
     crate::engine::check_name("account", to)?;
     positive(amount)?;
-    let g = &mut state.governance;
+    let g = Arc::make_mut(&mut state.governance);
     let have = g.balance(from);
     if have < amount {
         return Err(crate::reject!(
@@ -422,7 +423,9 @@ pub fn propose(
         snapshot: BTreeMap::new(),
         executed: false,
     };
-    state.governance.proposals.insert(id, proposal);
+    Arc::make_mut(&mut state.governance)
+        .proposals
+        .insert(id, proposal);
     Ok(vec![Event::Proposed {
         proposal: id,
         pool: pool_name.to_string(),
@@ -476,7 +479,10 @@ pub fn vote(
     } else {
         (p.votes_for, p.votes_against.checked_add(weight)?)
     };
-    let p = state.governance.proposals.get_mut(&id).expect("exists");
+    let p = Arc::make_mut(&mut state.governance)
+        .proposals
+        .get_mut(&id)
+        .expect("exists");
     p.votes_for = votes_for;
     p.votes_against = votes_against;
     p.voters.insert(voter.to_string());
@@ -535,8 +541,7 @@ pub fn execute(state: &mut State, id: u64, now: u64) -> Result<Vec<Event>, Rejec
                 .ok_or_else(|| crate::reject!(UnknownPool, "no pool named {:?}", p.pool))?;
             let (_, lo) = with_param(&pool.params, param, &min.0)?;
             let (_, hi) = with_param(&pool.params, param, &max.0)?;
-            state
-                .governance
+            Arc::make_mut(&mut state.governance)
                 .roles
                 .entry(p.pool.clone())
                 .or_default()
@@ -559,7 +564,10 @@ pub fn execute(state: &mut State, id: u64, now: u64) -> Result<Vec<Event>, Rejec
                 ProposalAction::EmergencyAdd { .. } => ("emergency", true),
                 _ => ("emergency", false),
             };
-            let roles = state.governance.roles.entry(p.pool.clone()).or_default();
+            let roles = Arc::make_mut(&mut state.governance)
+                .roles
+                .entry(p.pool.clone())
+                .or_default();
             let set = if role == "council" {
                 &mut roles.council
             } else {
@@ -578,8 +586,7 @@ pub fn execute(state: &mut State, id: u64, now: u64) -> Result<Vec<Event>, Rejec
             });
         }
     }
-    state
-        .governance
+    Arc::make_mut(&mut state.governance)
         .proposals
         .get_mut(&id)
         .expect("exists")

@@ -24,6 +24,7 @@ use crate::params::Params;
 use crate::reject::Reject;
 use crate::state::{Oracle, State};
 use derivpool_types::{Fixed, Price};
+use std::sync::Arc;
 
 /// Most median points kept per asset.
 pub const MEDIAN_HISTORY_MAX: usize = 256;
@@ -116,7 +117,10 @@ pub fn record_median(state: &mut State, asset: &str, median: Price, now: u64) ->
             (d.oracle_breaker_jump, d.oracle_breaker_s)
         }
     };
-    let h = state.oracle.medians.entry(asset.to_string()).or_default();
+    let h = Arc::make_mut(&mut state.oracle)
+        .medians
+        .entry(asset.to_string())
+        .or_default();
     let prev = h.back().map(|x| x.1);
     if h.back().is_some_and(|x| x.0 == now) {
         h.pop_back();
@@ -129,8 +133,7 @@ pub fn record_median(state: &mut State, asset: &str, median: Price, now: u64) ->
     let jump = (median.to_f64() / prev.to_f64() - 1.0).abs();
     if jump > jump_limit.to_f64() {
         let until = now.saturating_add(breaker_s);
-        let slot = state
-            .oracle
+        let slot = Arc::make_mut(&mut state.oracle)
             .breaker_until
             .entry(asset.to_string())
             .or_insert(0);

@@ -31,13 +31,15 @@ pub struct State {
     /// state (the atomic `tick` works on a copy) shares every account and only the accounts a
     /// command changes are copied.
     pub accounts: Accounts,
-    /// Oracle observations.
-    pub oracle: Oracle,
+    /// Oracle observations, shared copy-on-write (`Arc::make_mut` to change them): a `tick`
+    /// reads but never writes them, so its copy of the state shares them.
+    pub oracle: Arc<Oracle>,
     /// Money that came in from and went out to the outside world, per asset.
     pub external: BTreeMap<String, ExternalFlows>,
-    /// Governance tokens, proposals and roles ([`crate::governance`]).
+    /// Governance tokens, proposals and roles ([`crate::governance`]), shared copy-on-write
+    /// like the oracle.
     #[serde(default)]
-    pub governance: crate::governance::Governance,
+    pub governance: Arc<crate::governance::Governance>,
 }
 
 /// Money crossing the engine's boundary for one asset.

@@ -555,7 +555,7 @@ proptest! {
         obs in feeds(), now in 100u64..300, hb in 0u64..150, raw in any::<bool>()
     ) {
         let mut state = State::default();
-        let f = state.oracle.spot.entry("BTC".into()).or_default();
+        let f = std::sync::Arc::make_mut(&mut state.oracle).spot.entry("BTC".into()).or_default();
         for (i, (t, p, c)) in obs.iter().enumerate() {
             // Few distinct prices, so ties and even counts are common; raw units test the
             // rounding of the even median.
