@@ -163,8 +163,7 @@ pub fn mark_vol(board: &Board, s: &Strike, ctx: &BoardCtx, now: u64, params: &Pa
 /// Per-contract marks and Greeks at `vol`, quantised (values that the pool owes are marked up:
 /// prices round up).
 pub fn cached_greeks(ctx: &BoardCtx, strike: Price, vol: f64) -> Result<CachedGreeks, MathError> {
-    let c = ctx.greeks(OptionKind::Call, strike, vol);
-    let p = ctx.greeks(OptionKind::Put, strike, vol);
+    let (c, p) = ctx.greeks_call_put(strike, vol);
     let d = Rounding::Down;
     Ok(CachedGreeks {
         call_price: Price::from_f64(c.price, Rounding::Up)?,

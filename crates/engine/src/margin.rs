@@ -555,6 +555,11 @@ pub fn surely_healthy(
             continue;
         };
         for (name, pos) in positions {
+            // Short positions and perps end the test before any parsing ("false" is always a
+            // safe answer, so a short with an unparsable name may end it too).
+            if pos.size < Base::ZERO || name.ends_with("-PERP") {
+                return false;
+            }
             locked += pos.collateral.to_f64();
             let Ok(instrument) = InstrumentRef::parse(name) else {
                 continue;
@@ -565,9 +570,6 @@ pub fn surely_healthy(
             else {
                 return false;
             };
-            if pos.size < Base::ZERO {
-                return false;
-            }
             let Some(market) = pool.markets.get(underlying) else {
                 continue;
             };

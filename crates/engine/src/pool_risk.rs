@@ -114,6 +114,9 @@ pub fn scenario_values(
     Ok((calls, puts))
 }
 
+/// A strike's call and put values under every stress scenario, and where they were priced.
+pub type AnchoredValues = (Arc<[Price]>, Arc<[Price]>, ScenarioAnchor);
+
 /// A strike's scenario values priced at its board's last refresh (the refresh time, the
 /// refreshed spot and the strike's cached mark vol, all as stored), with that anchor; `None`
 /// before the board's first refresh. Eager (at a refresh) and lazy (for a trade) pricing both go
@@ -122,7 +125,7 @@ pub fn anchored_values(
     board: &Board,
     s: &Strike,
     p: &Params,
-) -> Result<Option<(Arc<[Price]>, Arc<[Price]>, ScenarioAnchor)>, MathError> {
+) -> Result<Option<AnchoredValues>, MathError> {
     let t = board.cache.refreshed_t;
     if t == 0 {
         return Ok(None);

@@ -7,7 +7,7 @@
 use crate::oracle::{svi_raw, vol_at};
 use crate::params::Params;
 use crate::state::Oracle;
-use derivpool_pricing::{bsm_greeks, BsmInputs, Greeks, OptionKind, SviRaw};
+use derivpool_pricing::{bsm_greeks, bsm_greeks_call_put, BsmInputs, Greeks, OptionKind, SviRaw};
 use derivpool_types::{Fixed, Price, Ratio};
 
 /// Seconds in the ACT/365 year.
@@ -71,6 +71,21 @@ impl BoardCtx {
     pub fn greeks(&self, kind: OptionKind, strike: Price, vol: f64) -> Greeks {
         bsm_greeks(&BsmInputs {
             kind,
+            spot: self.spot,
+            strike: strike.to_f64(),
+            t: self.t_years,
+            rate: self.rate,
+            div: 0.0,
+            vol,
+        })
+        .unwrap_or_default()
+    }
+
+    /// Price and Greeks of the call and of the put at `vol` (equal to two [`BoardCtx::greeks`]
+    /// calls, from one shared evaluation).
+    pub fn greeks_call_put(&self, strike: Price, vol: f64) -> (Greeks, Greeks) {
+        bsm_greeks_call_put(&BsmInputs {
+            kind: OptionKind::Call,
             spot: self.spot,
             strike: strike.to_f64(),
             t: self.t_years,

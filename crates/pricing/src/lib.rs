@@ -20,8 +20,8 @@ pub mod surface;
 pub mod svi;
 
 pub use black::{
-    black76_greeks, black76_price, bsm_greeks, bsm_price, Black76Inputs, BsmGrid, BsmInputs,
-    Greeks, GridSpot, InputError, OptionKind,
+    black76_greeks, black76_price, bsm_greeks, bsm_greeks_call_put, bsm_price, Black76Inputs,
+    BsmGrid, BsmInputs, Greeks, GridSpot, InputError, OptionKind,
 };
 pub use fit::{fit_svi, FitError, FitResult, IvQuote};
 pub use gwav::Gwav;

@@ -137,7 +137,7 @@ pub trait Fixed: Copy + Ord + fmt::Debug + fmt::Display {
 /// instead of the slow software `f64 → i128` conversion. Equal to `x as i128` on that domain.
 #[inline]
 pub(crate) fn integral_f64_to_i128(x: f64) -> i128 {
-    if x.abs() < 9.223_372_036_854_775_807e18 {
+    if x.abs() < 9_223_372_036_854_775_808.0 {
         return x as i64 as i128;
     }
     let bits = x.to_bits();

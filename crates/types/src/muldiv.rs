@@ -63,6 +63,20 @@ impl MathError {
 /// Floor or ceiling of `n / d` for `i128`, given that `d != 0` and the quotient exists.
 #[inline]
 fn div_round_i128(n: i128, d: i128, rounding: Rounding) -> Option<i128> {
+    // Both in i64 (a zero position, small amounts): hardware division, same floor and ceiling.
+    if let (Ok(n), Ok(d)) = (i64::try_from(n), i64::try_from(d)) {
+        if let (Some(q), Some(r)) = (n.checked_div(d), n.checked_rem(d)) {
+            let q = i128::from(q);
+            if r == 0 {
+                return Some(q);
+            }
+            return match (rounding, (r < 0) != (d < 0)) {
+                (Rounding::Down, true) => Some(q - 1),
+                (Rounding::Up, false) => Some(q + 1),
+                _ => Some(q),
+            };
+        }
+    }
     let q = n.checked_div(d)?;
     // One 128-bit division, not two: |q·d| ≤ |n|, so the product cannot overflow.
     let r = n - q * d;
@@ -196,6 +210,7 @@ mod tests {
         prop_oneof![
             any::<i128>(),
             any::<i64>().prop_map(i128::from),
+            (-1_000_000i128..1_000_000),
             (any::<i64>(), 0u32..20).prop_map(|(x, k)| i128::from(x) * 10i128.pow(k)),
             Just(i128::MIN),
             Just(i128::MAX),
