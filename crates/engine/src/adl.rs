@@ -30,6 +30,13 @@ pub fn deleverage(state: &mut State, pool_name: &str) -> Result<Vec<Event>, Math
     // (account, instrument, position value, profit)
     let mut profitable: Vec<(&String, &String, Quote, Quote)> = Vec::new();
     let mut total = Quote::ZERO;
+    // Per underlying (few): its market and mark price when profit may be realised there, i.e.
+    // never at a price the guard rails distrust (the Mango exploit of 2022 was paid out at a
+    // pumped oracle): not while the breaker holds or the median is far from its TWAP.
+    let mut markets: Vec<(
+        &str,
+        Option<(&crate::state::Market, derivpool_types::Price)>,
+    )> = Vec::new();
     for (name, acc) in &state.accounts {
         let Some(ps) = acc.positions.get(pool_name) else {
             continue;
@@ -38,15 +45,24 @@ pub fn deleverage(state: &mut State, pool_name: &str) -> Result<Vec<Event>, Math
             let Some(u) = instrument.strip_suffix("-PERP") else {
                 continue;
             };
-            let (Some(m), Some(px)) = (pool.markets.get(u), nav::mark_price(state, u)) else {
+            let tradable = match markets.iter().find(|(x, _)| *x == u) {
+                Some((_, found)) => *found,
+                None => {
+                    let found = match (pool.markets.get(u), nav::mark_price(state, u)) {
+                        (Some(m), Some(px))
+                            if crate::guards::check_trade(state, u, &m.params, state.t).is_ok() =>
+                        {
+                            Some((m, px))
+                        }
+                        _ => None,
+                    };
+                    markets.push((u, found));
+                    found
+                }
+            };
+            let Some((m, px)) = tradable else {
                 continue;
             };
-            // Never realise profit at a price the guard rails distrust (the Mango exploit of
-            // 2022 was paid out at a pumped oracle): skip while the breaker holds or the median
-            // is far from its TWAP.
-            if crate::guards::check_trade(state, u, &m.params, state.t).is_err() {
-                continue;
-            }
             let value: Quote = mul(pos.size, px, Rounding::Down)?;
             let profit = value
                 .checked_sub(pos.entry_value)?
