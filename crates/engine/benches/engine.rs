@@ -1,5 +1,7 @@
 //! Engine benchmarks (DESIGN.md §8): option trades through `apply` (quote, fees, skew update,
-//! greek cache, collateral; invariant checks off) and a full greek-cache refresh of 1,000 series.
+//! greek cache, collateral; invariant checks off), a full greek-cache refresh of 1,000 series
+//! (the pool holding nothing: Greeks only; and holding every strike with its stress arrays due),
+//! portfolio margin and the margin scan.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use derivpool_engine::{Command, Engine};
@@ -149,6 +151,47 @@ fn cache_refresh(c: &mut Criterion) {
     });
 }
 
+/// The same refresh when every strike holds a pool position and its stress arrays are due
+/// (thresholds 0: re-price at every refresh), i.e. 29 scenarios × call and put per strike too.
+fn cache_refresh_with_arrays(c: &mut Criterion) {
+    let (engine, t) = setup(4, 125);
+    let state = engine.state();
+    let market = &state.pools["main"].markets["BTC"];
+    let mut params = market.params.clone();
+    params.scenario_refresh_move = derivpool_types::Ratio::ZERO;
+    params.scenario_refresh_vol = derivpool_types::Ratio::ZERO;
+    let mut held = market.boards.clone();
+    for board in held.values_mut() {
+        for s in board.strikes.values_mut() {
+            s.pool_calls = derivpool_types::Base::from_int(-1);
+            s.pool_puts = derivpool_types::Base::from_int(1);
+        }
+    }
+    c.bench_function("greek_cache_refresh_1000_series_with_stress_arrays", |b| {
+        b.iter_batched(
+            || held.clone(),
+            |mut boards| {
+                for board in boards.values_mut() {
+                    let ctx = derivpool_engine::pricing_ctx::BoardCtx::new(
+                        &state.oracle,
+                        &params,
+                        "BTC",
+                        &board.expiry.clone(),
+                        board.expiry_t,
+                        t,
+                    )
+                    .unwrap();
+                    black_box(
+                        derivpool_engine::cache::refresh_board(board, &ctx, t, &params).unwrap(),
+                    );
+                }
+                boards
+            },
+            BatchSize::LargeInput,
+        )
+    });
+}
+
 /// An account with 10 positions (9 options on two boards and the perp), margined on the
 /// scenario grid (27 grid points + 2 tails per underlying).
 fn margined_engine() -> (Engine, u64) {
@@ -242,6 +285,7 @@ criterion_group!(
     benches,
     option_trades,
     cache_refresh,
+    cache_refresh_with_arrays,
     portfolio_margin,
     margin_scan
 );

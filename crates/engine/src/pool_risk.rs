@@ -20,7 +20,10 @@
 //! remaining life ([`crate::cache::scenarios_due`]); with both thresholds 0 every refresh
 //! re-prices. The re-pricing is most of a refresh's cost: the option shocks move with the
 //! anchor, so between re-pricings the grid is centred up to 1 % away from spot (its steps are
-//! 5 %).
+//! 5 %). A strike the pool holds nothing at keeps no array (about half the strikes of a
+//! simulated year): the trade or liquidation that gives the pool a position there prices it at
+//! the board's last refresh ([`anchored_values`], the function the eager path uses, so the two
+//! agree), and a quote prices it on the fly without storing it.
 //!
 //! Limits, each a reject for new risk:
 //! - stress loss after the trade ≤ `pool_stress_new_risk` (35 %) × NAV, unless the trade lowers

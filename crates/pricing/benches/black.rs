@@ -9,8 +9,8 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use derivpool_pricing::{
-    black76_greeks, bsm_greeks, implied_vol_black76, implied_vol_bsm, inverse_greeks,
-    Black76Inputs, BsmGrid, BsmInputs, OptionKind,
+    black76_greeks, bsm_greeks, bsm_greeks_call_put, implied_vol_black76, implied_vol_bsm,
+    inverse_greeks, Black76Inputs, BsmGrid, BsmInputs, OptionKind,
 };
 use std::hint::black_box;
 
@@ -83,6 +83,37 @@ fn bench(c: &mut Criterion) {
             for i in black_box(&bsm) {
                 let g = bsm_greeks(black_box(i)).unwrap();
                 acc += g.price + g.delta + g.gamma + g.vega + g.theta + g.rho + g.vanna + g.volga;
+            }
+            black_box(acc)
+        })
+    });
+    // The greek cache's per-strike work: the call's and the put's Greeks (two calls versus one
+    // shared evaluation; the batch's kinds are ignored, both kinds are priced at every point).
+    g.bench_function("bsm_greeks_call_and_put_separately", |b| {
+        b.iter(|| {
+            let mut acc = 0.0;
+            for i in black_box(&bsm) {
+                let c = bsm_greeks(&BsmInputs {
+                    kind: OptionKind::Call,
+                    ..*black_box(i)
+                })
+                .unwrap();
+                let p = bsm_greeks(&BsmInputs {
+                    kind: OptionKind::Put,
+                    ..*black_box(i)
+                })
+                .unwrap();
+                acc += c.price + c.delta + c.vega + p.price + p.delta + p.theta;
+            }
+            black_box(acc)
+        })
+    });
+    g.bench_function("bsm_greeks_call_put_shared", |b| {
+        b.iter(|| {
+            let mut acc = 0.0;
+            for i in black_box(&bsm) {
+                let (c, p) = bsm_greeks_call_put(black_box(i)).unwrap();
+                acc += c.price + c.delta + c.vega + p.price + p.delta + p.theta;
             }
             black_box(acc)
         })
