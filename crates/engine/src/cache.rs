@@ -157,19 +157,15 @@ pub fn pool_lock(s: &Strike, spot: Price) -> Result<Quote, MathError> {
     )?)
 }
 
-/// The GWAV-smoothed mark vol of a strike.
-pub fn mark_vol(board: &Board, s: &Strike, ctx: &BoardCtx, now: u64, params: &Params) -> f64 {
-    mark_vol_with_base(base_offset(board, now, params), s, ctx, now, params)
-}
-
 /// The board's GWAV-smoothed base offset, `GWAV(1 + base offset) − 1` (the same for every
 /// strike of the board).
-fn base_offset(board: &Board, now: u64, params: &Params) -> f64 {
+pub fn base_offset(board: &Board, now: u64, params: &Params) -> f64 {
     board.base_gwav.gwav(now, params.gwav_period_s) - 1.0
 }
 
-/// [`mark_vol`] given the board's [`base_offset`].
-fn mark_vol_with_base(base: f64, s: &Strike, ctx: &BoardCtx, now: u64, params: &Params) -> f64 {
+/// The GWAV-smoothed mark vol of a strike, given its board's [`base_offset`]:
+/// `(oracle vol + base) × GWAV(skew)`.
+pub fn mark_vol(base: f64, s: &Strike, ctx: &BoardCtx, now: u64, params: &Params) -> f64 {
     let skew = s.skew_gwav.gwav(now, params.gwav_period_s);
     (ctx.oracle_vol(s.strike) + base) * skew
 }
@@ -246,7 +242,7 @@ pub fn refresh_board(
     let strikes: Vec<Price> = board.strikes.keys().copied().collect();
     let base = base_offset(board, now, params);
     for k in strikes {
-        let vol = mark_vol_with_base(base, &board.strikes[&k], ctx, now, params).max(1e-6);
+        let vol = mark_vol(base, &board.strikes[&k], ctx, now, params).max(1e-6);
         let greeks = cached_greeks(ctx, k, vol)?;
         let expiry_t = board.expiry_t;
         let s = board.strikes.get_mut(&k).expect("strike listed");

@@ -69,7 +69,18 @@ impl BoardCtx {
 
     /// Price and Greeks of one contract at `vol`.
     pub fn greeks(&self, kind: OptionKind, strike: Price, vol: f64) -> Greeks {
-        bsm_greeks(&BsmInputs {
+        bsm_greeks(&self.inputs(kind, strike, vol)).unwrap_or_default()
+    }
+
+    /// Price and Greeks of the call and of the put at `vol` (equal to two [`BoardCtx::greeks`]
+    /// calls, from one shared evaluation).
+    pub fn greeks_call_put(&self, strike: Price, vol: f64) -> (Greeks, Greeks) {
+        bsm_greeks_call_put(&self.inputs(OptionKind::Call, strike, vol)).unwrap_or_default()
+    }
+
+    /// The model inputs of one contract on this board (no dividend).
+    fn inputs(&self, kind: OptionKind, strike: Price, vol: f64) -> BsmInputs {
+        BsmInputs {
             kind,
             spot: self.spot,
             strike: strike.to_f64(),
@@ -77,23 +88,7 @@ impl BoardCtx {
             rate: self.rate,
             div: 0.0,
             vol,
-        })
-        .unwrap_or_default()
-    }
-
-    /// Price and Greeks of the call and of the put at `vol` (equal to two [`BoardCtx::greeks`]
-    /// calls, from one shared evaluation).
-    pub fn greeks_call_put(&self, strike: Price, vol: f64) -> (Greeks, Greeks) {
-        bsm_greeks_call_put(&BsmInputs {
-            kind: OptionKind::Call,
-            spot: self.spot,
-            strike: strike.to_f64(),
-            t: self.t_years,
-            rate: self.rate,
-            div: 0.0,
-            vol,
-        })
-        .unwrap_or_default()
+        }
     }
 
     /// Days to expiry.

@@ -285,10 +285,6 @@ struct Core {
     /// `w·(A·N(w·d1) − B·N(w·d2))`, by parity from the out-of-the-money side when in the money,
     /// floored at 0 (exactly 0 at the forward with v = 0).
     value: f64,
-    /// The out-of-the-money side's value before the floor (`s·(A·N(s·d1) − B·N(s·d2))` with
-    /// `s` the sign of that side; 0 when v = 0): the other kind's price is `w'·(A − B) + otm`
-    /// or `otm` itself, so one evaluation prices both kinds (see [`BsmGrid::call_put`]).
-    otm: f64,
     /// φ(d1) (0 when v = 0; the at-the-forward limits are applied by the caller).
     pdf1: f64,
     /// d1 and d2 (0 when v = 0).
@@ -324,7 +320,8 @@ struct Tail {
     /// B·N(s·d2) and B·N(−s·d2).
     bo2: f64,
     bo2_c: f64,
-    /// s·(A·N(s·d1) − B·N(s·d2)).
+    /// s·(A·N(s·d1) − B·N(s·d2)), the out-of-the-money side's value before the floor: the other
+    /// kind's price is `w'·(A − B) + otm` or `otm` itself, so one tail prices both kinds.
     otm: f64,
 }
 
@@ -367,7 +364,6 @@ fn finish(t: &Tail, w: f64, itm: bool, a: f64, b: f64) -> Core {
         an1: a * n1,
         bn2,
         value: value.max(0.0),
-        otm: t.otm,
         pdf1: FRAC_1_SQRT_2PI * t.g1,
         d1: t.d1,
         d2: t.d2,
@@ -399,7 +395,6 @@ fn core(m: f64, v: f64, w: f64, a: f64, b: f64) -> Core {
             an1: a * n,
             bn2: b * n,
             value: if itm { (w * (a - b)).max(0.0) } else { 0.0 },
-            otm: 0.0,
             pdf1: 0.0,
             d1: 0.0,
             d2: 0.0,
@@ -531,7 +526,7 @@ fn bsm_greeks_of(i: &BsmInputs, w: f64, sqrt_t: f64, v: f64, dq: f64, a: f64, c:
 ///
 /// The results are bit-identical to [`bsm_price`] with the same inputs: away from the forward
 /// (`m ≠ 0`) both kinds take the same out-of-the-money side, so the call and the put are the
-/// two branches of one [`Core`] (`V_otm` and `w·(A − B) + V_otm`); exactly at the forward, or
+/// two branches of one [`Tail`] (`V_otm` and `w·(A − B) + V_otm`, see `core_call_put`); exactly at the forward, or
 /// with zero total vol, each kind is evaluated on its own, as [`bsm_price`] does.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BsmGrid {
@@ -588,20 +583,8 @@ impl BsmGrid {
         if !(spot.valid & vol.is_finite() & (vol >= 0.0)) {
             return (0.0, 0.0);
         }
-        let (m, a, b) = (spot.m, spot.a, self.b);
-        let v = vol * self.sqrt_t;
-        if v > 0.0 && m.abs() > 0.0 {
-            let c = core(m, v, 1.0, a, b);
-            if m > 0.0 {
-                // The call is in the money: `c.otm` is the put.
-                (c.value, c.otm.max(0.0))
-            } else {
-                // The put is in the money: the call is `c.otm`.
-                (c.value, (-(a - b) + c.otm).max(0.0))
-            }
-        } else {
-            (core(m, v, 1.0, a, b).value, core(m, v, -1.0, a, b).value)
-        }
+        let (call, put) = core_call_put(spot.m, vol * self.sqrt_t, spot.a, self.b);
+        (call.value, put.value)
     }
 }
 
@@ -864,11 +847,36 @@ mod tests {
         );
     }
 
+    /// Runs `one(spot, strike, t, rate, div, vol)` exactly at the forward (m = 0), at zero time
+    /// and zero vol, on an invalid spot and vol, deep in and out of the money, and on 4,000
+    /// random points.
+    fn on_edges_and_random_points(one: impl Fn(f64, f64, f64, f64, f64, f64)) {
+        use proptest::prelude::*;
+        one(100.0, 100.0, 0.5, 0.0, 0.0, 0.6);
+        one(100.0, 100.0, 0.0, 0.05, 0.0, 0.6);
+        one(90.0, 100.0, 0.5, 0.05, 0.01, 0.0);
+        one(110.0, 100.0, 0.0, 0.05, 0.0, 0.3);
+        one(-1.0, 100.0, 0.5, 0.05, 0.0, 0.3);
+        one(100.0, 100.0, 0.5, 0.05, 0.0, f64::NAN);
+        one(100.0, 100.0, 0.5, 0.05, 0.0, -0.1);
+        one(1e-6, 1e6, 2.0, 0.0, 0.0, 0.05);
+        one(1e6, 1e-6, 2.0, 0.0, 0.0, 0.05);
+        proptest!(ProptestConfig::with_cases(4000), |(
+            spot in 1.0f64..200_000.0,
+            moneyness in -3.0f64..3.0,
+            t in 0.0f64..3.0,
+            rate in -0.05f64..0.2,
+            div in -0.05f64..0.2,
+            vol in 0.0f64..4.0,
+        )| {
+            one(spot, spot * moneyness.exp(), t, rate, div, vol);
+        });
+    }
+
     /// The shared call/put Greeks equal two `bsm_greeks` calls bit for bit (every field), at the
     /// forward, at zero time or vol, deep in and out of the money; invalid inputs fail alike.
     #[test]
     fn call_put_greeks_equal_bsm_greeks_bit_for_bit() {
-        use proptest::prelude::*;
         let bits = |g: &Greeks| {
             [
                 g.price, g.delta, g.gamma, g.vega, g.theta, g.rho, g.vanna, g.volga,
@@ -902,31 +910,13 @@ mod tests {
                 other => panic!("S={spot} K={strike} t={t} σ={vol}: {other:?}"),
             }
         };
-        one(100.0, 100.0, 0.5, 0.0, 0.0, 0.6);
-        one(100.0, 100.0, 0.0, 0.05, 0.0, 0.6);
-        one(90.0, 100.0, 0.5, 0.05, 0.01, 0.0);
-        one(110.0, 100.0, 0.0, 0.05, 0.0, 0.3);
-        one(-1.0, 100.0, 0.5, 0.05, 0.0, 0.3);
-        one(100.0, 100.0, 0.5, 0.05, 0.0, f64::NAN);
-        one(1e-6, 1e6, 2.0, 0.0, 0.0, 0.05);
-        one(1e6, 1e-6, 2.0, 0.0, 0.0, 0.05);
-        proptest!(ProptestConfig::with_cases(4000), |(
-            spot in 1.0f64..200_000.0,
-            moneyness in -3.0f64..3.0,
-            t in 0.0f64..3.0,
-            rate in -0.05f64..0.2,
-            div in -0.05f64..0.2,
-            vol in 0.0f64..4.0,
-        )| {
-            one(spot, spot * moneyness.exp(), t, rate, div, vol);
-        });
+        on_edges_and_random_points(one);
     }
 
     /// The grid's shared call/put evaluation equals `bsm_price` bit for bit, including at the
     /// forward, at zero time or vol, deep in and out of the money, and for invalid points.
     #[test]
     fn grid_prices_equal_bsm_price_bit_for_bit() {
-        use proptest::prelude::*;
         let one = |spot: f64, strike: f64, t: f64, rate: f64, div: f64, vol: f64| {
             let grid = BsmGrid::new(strike, t, rate, div).unwrap();
             let (c, p) = grid.call_put(&grid.at_spot(spot), vol);
@@ -949,26 +939,7 @@ mod tests {
                 "S={spot} K={strike} t={t} r={rate} q={div} σ={vol}: grid ({c}, {p}) vs ({ec}, {ep})"
             );
         };
-        // Exactly at the forward (m = 0), zero time, zero vol, invalid spot and vol.
-        one(100.0, 100.0, 0.5, 0.0, 0.0, 0.6);
-        one(100.0, 100.0, 0.0, 0.05, 0.0, 0.6);
-        one(90.0, 100.0, 0.5, 0.05, 0.01, 0.0);
-        one(110.0, 100.0, 0.0, 0.05, 0.0, 0.3);
-        one(-1.0, 100.0, 0.5, 0.05, 0.0, 0.3);
-        one(100.0, 100.0, 0.5, 0.05, 0.0, f64::NAN);
-        one(100.0, 100.0, 0.5, 0.05, 0.0, -0.1);
-        one(1e-6, 1e6, 2.0, 0.0, 0.0, 0.05);
-        one(1e6, 1e-6, 2.0, 0.0, 0.0, 0.05);
-        proptest!(ProptestConfig::with_cases(4000), |(
-            spot in 1.0f64..200_000.0,
-            moneyness in -3.0f64..3.0,
-            t in 0.0f64..3.0,
-            rate in -0.05f64..0.2,
-            div in -0.05f64..0.2,
-            vol in 0.0f64..4.0,
-        )| {
-            one(spot, spot * moneyness.exp(), t, rate, div, vol);
-        });
+        on_edges_and_random_points(one);
         assert!(BsmGrid::new(0.0, 1.0, 0.0, 0.0).is_err());
         assert!(BsmGrid::new(100.0, -1.0, 0.0, 0.0).is_err());
     }

@@ -32,12 +32,12 @@ fn push_str_json(out: &mut Vec<u8>, s: &str) {
     }
 }
 
-/// Appends `{"t":T,"type":"KIND"`.
-fn push_head(out: &mut Vec<u8>, t: u64, kind: &str) {
+/// Appends `{"t":T,"type":"KIND"` (the kind's tag as `CommandKind::type_name` gives it).
+fn push_head(out: &mut Vec<u8>, c: &Command) {
     out.extend_from_slice(b"{\"t\":");
-    push_u64(out, t);
+    push_u64(out, c.t);
     out.extend_from_slice(b",\"type\":\"");
-    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(c.kind.type_name().as_bytes());
     out.push(b'"');
 }
 
@@ -66,7 +66,7 @@ pub fn push_command(out: &mut Vec<u8>, c: &Command) {
             expiry,
             svi,
         } => {
-            push_head(out, c.t, "oracle_vol");
+            push_head(out, c);
             field_str(out, "source", source);
             field_str(out, "underlying", underlying);
             field_str(out, "expiry", expiry);
@@ -84,7 +84,7 @@ pub fn push_command(out: &mut Vec<u8>, c: &Command) {
             price,
             confidence,
         } => {
-            push_head(out, c.t, "oracle_price");
+            push_head(out, c);
             field_str(out, "source", source);
             field_str(out, "asset", asset);
             field_fixed(out, "price", *price);
@@ -101,7 +101,7 @@ pub fn push_command(out: &mut Vec<u8>, c: &Command) {
             size,
             limit_price,
         } => {
-            push_head(out, c.t, "trade");
+            push_head(out, c);
             field_str(out, "pool", pool);
             field_str(out, "account", account);
             field_str(out, "instrument", instrument);
@@ -124,7 +124,7 @@ pub fn push_command(out: &mut Vec<u8>, c: &Command) {
             price,
             fee,
         } => {
-            push_head(out, c.t, "hedge_fill");
+            push_head(out, c);
             field_str(out, "pool", pool);
             field_str(out, "venue", venue);
             field_str(out, "underlying", underlying);
@@ -134,7 +134,7 @@ pub fn push_command(out: &mut Vec<u8>, c: &Command) {
             out.push(b'}');
         }
         CommandKind::Tick {} => {
-            push_head(out, c.t, "tick");
+            push_head(out, c);
             out.push(b'}');
         }
         _ => serde_json::to_writer(&mut *out, c).expect("commands serialise"),

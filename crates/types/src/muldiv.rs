@@ -66,29 +66,26 @@ fn div_round_i128(n: i128, d: i128, rounding: Rounding) -> Option<i128> {
     // Both in i64 (a zero position, small amounts): hardware division, same floor and ceiling.
     if let (Ok(n), Ok(d)) = (i64::try_from(n), i64::try_from(d)) {
         if let (Some(q), Some(r)) = (n.checked_div(d), n.checked_rem(d)) {
-            let q = i128::from(q);
-            if r == 0 {
-                return Some(q);
-            }
-            return match (rounding, (r < 0) != (d < 0)) {
-                (Rounding::Down, true) => Some(q - 1),
-                (Rounding::Up, false) => Some(q + 1),
-                _ => Some(q),
-            };
+            // |q| ≤ 2^63, so the step cannot overflow an i128.
+            return Some(
+                i128::from(q) + i128::from(round_step(r != 0, (r < 0) != (d < 0), rounding)),
+            );
         }
     }
     let q = n.checked_div(d)?;
     // One 128-bit division, not two: |q·d| ≤ |n|, so the product cannot overflow.
     let r = n - q * d;
-    if r == 0 {
-        return Some(q);
-    }
-    // The truncated quotient is above the exact one iff the exact quotient is negative.
-    let exact_negative = (r < 0) != (d < 0);
-    match (rounding, exact_negative) {
-        (Rounding::Down, true) => q.checked_sub(1),
-        (Rounding::Up, false) => q.checked_add(1),
-        _ => Some(q),
+    q.checked_add(i128::from(round_step(r != 0, (r < 0) != (d < 0), rounding)))
+}
+
+/// What rounding adds to a truncated quotient: nothing when it is exact, else −1 to floor a
+/// negative exact quotient (truncation rounded it up) or +1 to ceil a positive one.
+#[inline]
+fn round_step(inexact: bool, exact_negative: bool, rounding: Rounding) -> i8 {
+    match (inexact, rounding, exact_negative) {
+        (true, Rounding::Down, true) => -1,
+        (true, Rounding::Up, false) => 1,
+        _ => 0,
     }
 }
 
@@ -125,16 +122,7 @@ pub fn mul_div(a: i128, b: i128, c: i128, rounding: Rounding) -> Result<i128, Ma
     let d = I256::from(c);
     let q = p / d;
     let r = p % d;
-    let q = if r == 0 {
-        q
-    } else {
-        let exact_negative = (r < 0) != (d < 0);
-        match (rounding, exact_negative) {
-            (Rounding::Down, true) => q - 1,
-            (Rounding::Up, false) => q + 1,
-            _ => q,
-        }
-    };
+    let q = q + I256::from(round_step(r != 0, (r < 0) != (d < 0), rounding));
     i128::try_from(q).map_err(|_| MathError::overflow("mul_div"))
 }
 
