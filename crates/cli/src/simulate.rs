@@ -388,8 +388,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let mut outs = Vec::new();
     for g in &generations {
+        // One run at a time: its ticks may use the second core.
         let cfg = SimConfig {
             generation: *g,
+            spare_core: true,
             ..base.clone()
         };
         let out = run_one(&cfg, generation_name(*g))?;

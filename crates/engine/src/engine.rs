@@ -66,6 +66,7 @@ pub struct Engine {
     state: State,
     check_invariants: bool,
     invariants_checked: u64,
+    helper: Option<crate::helper::Helper>,
 }
 
 impl Default for Engine {
@@ -97,7 +98,15 @@ impl Engine {
             state: State::default(),
             check_invariants: cfg!(debug_assertions),
             invariants_checked: 0,
+            helper: None,
         }
+    }
+
+    /// Runs each tick's liquidation scan on `helper`'s thread while the rest of the tick runs
+    /// on this one ([`crate::helper`]: the same results either way); `None` runs everything
+    /// here (the default).
+    pub fn set_helper(&mut self, helper: Option<crate::helper::Helper>) {
+        self.helper = helper;
     }
 
     /// Turns invariant checking after each command on or off.
@@ -146,15 +155,7 @@ impl Engine {
             ));
         }
         let result = match &cmd.kind {
-            CommandKind::Tick {} => {
-                let mut next = self.state.clone();
-                next.t = now;
-                let r = tick(&mut next, now);
-                if r.is_ok() {
-                    self.state = next;
-                }
-                r
-            }
+            CommandKind::Tick {} => self.tick(now),
             other => {
                 let saved_t = self.state.t;
                 self.state.t = now;
@@ -189,6 +190,37 @@ impl Engine {
             );
         }
         result
+    }
+
+    /// Applies a tick at `now` to a copy of the state, which replaces the state on success. The
+    /// liquidation scan judges the state as the tick starts (at time `now`) — on the helper's
+    /// thread while the rest of the tick runs, when there is a helper — and its marks are
+    /// written last: nothing else in the tick reads them ([`crate::helper`]).
+    fn tick(&mut self, now: u64) -> Result<Vec<Event>, Reject> {
+        let saved_t = self.state.t;
+        self.state.t = now;
+        let mut next = self.state.clone();
+        let start = &self.state;
+        let judge = || crate::liquidation::judge(start, now);
+        let (marks, rest) = match &self.helper {
+            Some(h) => h.join(judge, || tick(&mut next, now)),
+            None => (judge(), tick(&mut next, now)),
+        };
+        // A failing scan is reported first, as if it had run first.
+        let r = marks
+            .map_err(Reject::from)
+            .and_then(|marks| rest.map(|events| (marks, events)));
+        match r {
+            Ok((marks, events)) => {
+                crate::liquidation::write_marks(&mut next, marks);
+                self.state = next;
+                Ok(events)
+            }
+            Err(e) => {
+                self.state.t = saved_t;
+                Err(e)
+            }
+        }
     }
 
     /// Quotes a trade (option or perp) at time `now` without changing anything. The error is
@@ -823,9 +855,9 @@ fn withdraw(
 
 /// Time-driven work, pool by pool: accrue perps, settle expired boards, refresh greek caches,
 /// check breakers, then crystallise tranches and process the LP queues.
+/// Everything a tick does but the liquidation scan (see [`Engine::tick`]), in order.
 fn tick(state: &mut State, now: u64) -> Result<Vec<Event>, Reject> {
     let mut events = Vec::new();
-    crate::liquidation::scan(state, now)?;
     let pools: Vec<String> = state.pools.keys().cloned().collect();
     for pool_name in pools {
         events.extend(perp::accrue_pool(state, &pool_name, now)?);

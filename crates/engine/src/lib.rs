@@ -36,6 +36,7 @@
 //! | pool generations: what each supports | [`generation`] |
 //! | LP queues, tranches, circuit breakers | [`vault`] |
 //! | greek cache | [`cache`] |
+//! | a spare core for the tick (optional) | [`helper`] |
 //! | settlement | [`settlement`] |
 //! | invariants | [`invariants`] |
 //! | metrics | [`metrics`] |
@@ -51,6 +52,7 @@ pub mod generation;
 pub mod governance;
 pub mod guards;
 pub mod hedger;
+pub mod helper;
 pub mod instrument;
 pub mod invariants;
 pub mod liquidation;
@@ -74,4 +76,5 @@ pub use engine::{
     Engine, PerpQuote, TradeQuote, GWAV_OBSERVATIONS_MAX, NAME_LEN_MAX, STRIKES_PER_EXPIRY_MAX,
 };
 pub use event::Event;
+pub use helper::Helper;
 pub use reject::{Reject, RejectCode};

@@ -68,48 +68,58 @@ fn account_is_liquidatable(
     Ok(at_twap.maintenance < Quote::ZERO)
 }
 
-/// Marks or clears `liquidatable_since` for every account with positions (run on `tick`).
-/// Health reads no account's `liquidatable_since`, so every account is judged first and only
-/// the accounts whose mark changes are written (an unchanged account stays shared with the
-/// state the tick copied).
+/// A change of one account's `liquidatable_since` found by [`judge`]: (account, new value).
+pub type Mark = (String, Option<u64>);
+
+/// Marks or clears `liquidatable_since` for every account with positions (run on `tick`):
+/// [`judge`], then [`write_marks`].
 pub fn scan(state: &mut State, now: u64) -> Result<(), MathError> {
-    let changes: Vec<(String, Option<u64>)> = {
-        let state = &*state;
-        let mut quote_assets: Vec<&str> = state
-            .pools
-            .values()
-            .map(|p| p.quote_asset.as_str())
-            .collect();
-        quote_assets.sort_unstable();
-        quote_assets.dedup();
-        let mut changes = Vec::new();
-        for (name, acc) in state.accounts.iter() {
-            if acc.positions.is_empty() {
-                continue;
-            }
-            let mut under = false;
-            for q in &quote_assets {
-                under |= account_is_liquidatable(state, acc, q)?;
-            }
-            let since = if under {
-                Some(acc.liquidatable_since.unwrap_or(now))
-            } else {
-                None
-            };
-            if since != acc.liquidatable_since {
-                changes.push((name.clone(), since));
-            }
-        }
-        changes
-    };
-    for (name, since) in changes {
-        state
-            .accounts
-            .get_mut(&name)
-            .expect("account exists")
-            .liquidatable_since = since;
-    }
+    let marks = judge(state, now)?;
+    write_marks(state, marks);
     Ok(())
+}
+
+/// The scan's judgement of every account with positions, without writing it: the accounts
+/// whose `liquidatable_since` changes (set to `now`, or kept, when liquidatable; cleared when
+/// not). Health reads no account's `liquidatable_since`, so judging every account before
+/// writing any gives the same marks as writing each as it is judged; only accounts whose mark
+/// changes are listed, so an unchanged account stays shared with the state the tick copied.
+pub fn judge(state: &State, now: u64) -> Result<Vec<Mark>, MathError> {
+    let mut quote_assets: Vec<&str> = state
+        .pools
+        .values()
+        .map(|p| p.quote_asset.as_str())
+        .collect();
+    quote_assets.sort_unstable();
+    quote_assets.dedup();
+    let mut marks = Vec::new();
+    for (name, acc) in state.accounts.iter() {
+        if acc.positions.is_empty() {
+            continue;
+        }
+        let mut under = false;
+        for q in &quote_assets {
+            under |= account_is_liquidatable(state, acc, q)?;
+        }
+        let since = if under {
+            Some(acc.liquidatable_since.unwrap_or(now))
+        } else {
+            None
+        };
+        if since != acc.liquidatable_since {
+            marks.push((name.clone(), since));
+        }
+    }
+    Ok(marks)
+}
+
+/// Writes marks found by [`judge`] (an account that no longer exists is skipped).
+pub fn write_marks(state: &mut State, marks: Vec<Mark>) {
+    for (name, since) in marks {
+        if let Some(acc) = state.accounts.get_mut(&name) {
+            acc.liquidatable_since = since;
+        }
+    }
 }
 
 /// The auction bid per unit of equity at `now`.

@@ -87,6 +87,10 @@ pub struct SimConfig {
     pub strikes: usize,
     /// Invariant checking.
     pub invariant_check: InvariantCheck,
+    /// Runs each tick's liquidation scan on a second core ([`derivpool_engine::helper`]): the
+    /// same results, sooner, for one run on an otherwise idle machine (`derivpool simulate`);
+    /// off for sweeps, which run one simulation per core.
+    pub spare_core: bool,
 }
 
 impl Default for SimConfig {
@@ -104,6 +108,7 @@ impl Default for SimConfig {
             boards: 3,
             strikes: 9,
             invariant_check: InvariantCheck::Sampled(168),
+            spare_core: false,
         }
     }
 }
@@ -388,6 +393,9 @@ pub fn run(cfg: &SimConfig, progress: &mut dyn FnMut(usize, usize)) -> Result<Ru
     let governance_s = params.governance_voting_period_s + params.governance_timelock_s;
     let warmup = (params.deposit_delay_s.max(governance_s) + 2 * HOUR_S).div_ceil(HOUR_S) * HOUR_S;
     let mut ex = Exec::new(cfg.invariant_check == InvariantCheck::EveryCommand);
+    if cfg.spare_core {
+        ex.engine.set_helper(Some(derivpool_engine::Helper::new()));
+    }
     let len_s = steps as u64 * cfg.step_s;
     let script = if cfg.scenario == Scenario::Replay {
         crate::oracle::OracleScript::honest()

@@ -1,7 +1,7 @@
 //! Each scenario produces what it names, with the engine's invariants checked after every
 //! command (the engine panics on a violation), and runs are deterministic and replayable.
 
-use derivpool_engine::{Command, Engine, Event};
+use derivpool_engine::{Command, Engine, Event, Generation};
 use derivpool_sim::runner::build_path;
 use derivpool_sim::{run, InvariantCheck, RunOutput, Scenario, SimConfig};
 
@@ -170,6 +170,37 @@ fn same_seed_same_summary_and_log_and_the_log_replays_to_the_same_hash() {
         c.summary.state_hash, a.summary.state_hash,
         "another seed, another run"
     );
+}
+
+#[test]
+fn a_spare_core_changes_nothing_but_where_the_liquidation_scan_runs() {
+    // A crash liquidates accounts, so the scan's marks matter; every generation margins
+    // differently (isolated, portfolio).
+    for generation in [
+        Generation::Static,
+        Generation::Hedged,
+        Generation::CrossMargin,
+    ] {
+        let cfg = |spare_core| SimConfig {
+            scenario: Scenario::Crash,
+            seed: 5,
+            days: Some(12),
+            agents: 40,
+            generation,
+            spare_core,
+            ..SimConfig::default()
+        };
+        let one = run(&cfg(false), &mut |_, _| {}).expect("runs");
+        let two = run(&cfg(true), &mut |_, _| {}).expect("runs");
+        assert!(one.summary.liquidations > 0 || generation == Generation::Static);
+        assert_eq!(
+            one.summary.to_json(),
+            two.summary.to_json(),
+            "{generation:?}"
+        );
+        assert_eq!(one.exec.log_jsonl(), two.exec.log_jsonl(), "{generation:?}");
+        assert_eq!(one.exec.engine.state_hash(), two.exec.engine.state_hash());
+    }
 }
 
 #[test]
