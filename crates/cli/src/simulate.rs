@@ -232,19 +232,28 @@ fn write_file(
         .with_context(|| format!("{}: cannot write", p.display()))
 }
 
+/// Writes the report folder. The command log, the largest file, is written on a second thread
+/// while this one writes the others.
 fn write_report(dir: &Path, out: &RunOutput) -> Result<()> {
     fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    write_file(dir, "summary.json", |w| {
-        w.write_all(out.summary.to_json().as_bytes())
-    })?;
-    write_file(dir, "timeseries.csv", |w| {
-        write_timeseries_csv(&out.rows, w)
-    })?;
-    write_file(dir, "commands.jsonl", |w| out.exec.write_log(w))?;
-    write_file(dir, "index.html", |w| {
-        w.write_all(html(&out.summary, &out.rows).as_bytes())
-    })?;
-    Ok(())
+    std::thread::scope(|scope| {
+        let log = scope.spawn(|| write_file(dir, "commands.jsonl", |w| out.exec.write_log(w)));
+        let rest = write_file(dir, "summary.json", |w| {
+            w.write_all(out.summary.to_json().as_bytes())
+        })
+        .and_then(|()| {
+            write_file(dir, "timeseries.csv", |w| {
+                write_timeseries_csv(&out.rows, w)
+            })
+        })
+        .and_then(|()| {
+            write_file(dir, "index.html", |w| {
+                w.write_all(html(&out.summary, &out.rows).as_bytes())
+            })
+        });
+        let log = log.join().expect("the command-log writer does not panic");
+        rest.and(log)
+    })
 }
 
 fn pct(x: f64) -> String {
