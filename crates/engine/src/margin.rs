@@ -525,13 +525,24 @@ fn collateral<'a>(
 /// own margin mode) on `basis` succeeds with maintenance health ≥ 0 or no position, so that the
 /// account cannot be liquidatable. `false` says nothing.
 ///
-/// It holds for an isolated account whose positions in the pools of `quote_asset` are all long
-/// options (or are not valued at all), whose collateral at maintenance haircuts is ≥ 0, on
-/// markets with a rate ≥ 0, and whose amounts are far from overflow: then the maintenance
-/// requirement is 0 and the portfolio value Σ size × max(0, BS) is ≥ 0, so maintenance health
-/// = ⌊collateral⌋ + ⌊PV⌋ ≥ 0. The magnitude bounds (every BS value is below 2 × (spot +
-/// strike) when the rate is ≥ 0) keep every quantisation and sum of `health_of` far inside the
-/// fixed-point range, so it cannot fail either.
+/// It holds for an isolated account without perps in the pools of `quote_asset`, on markets with
+/// a rate ≥ 0 and `margin_initial_multiple` ≥ 1, whose amounts are far from overflow, when its
+/// collateral at maintenance haircuts (locked collateral included) covers every short option in
+/// full — one unit of spot per written call, the strike per written put — with room to spare:
+///
+/// ```text
+/// collateral − Σ_shorts |size| × cover × (1 + 10⁻⁶)  ≥  10⁻⁶ × (collateral + Σ_all |size| × 2 × (spot + strike)) + 10⁻⁶
+/// ```
+///
+/// Why: a long option adds size × BS ≥ 0 and needs nothing. A short adds −n × mark to the
+/// portfolio value and n × max(0, m − mark) / multiple to the maintenance requirement, where the
+/// minimum collateral m is capped at the cover and, with a rate ≥ 0, the mark is at most the
+/// cover too (a call is worth less than its spot, a put less than its strike); with a multiple
+/// ≥ 1 the two together are at most n × max(mark, m) ≤ n × cover. So maintenance health ≥
+/// collateral − Σ n × cover, and the slack on the right absorbs float sums and quantisation
+/// (relative errors near 10⁻¹⁴, units of 10⁻¹⁸). The magnitude bounds (every BS value is below
+/// 2 × (spot + strike) when the rate is ≥ 0) keep every quantisation and sum of `health_of` far
+/// inside the fixed-point range, so it cannot fail either.
 pub fn surely_healthy(
     state: &State,
     account: &Account,
@@ -543,9 +554,12 @@ pub fn surely_healthy(
     if account.margin != MarginMode::Isolated {
         return false;
     }
+    /// Relative room for float error in the sums of `health_of`.
+    const ROOM: f64 = 1e-6;
     let mut prices = PriceCache::new(state, basis);
     let mut locked = 0.0;
     let mut value_bound = 0.0;
+    let mut short_cover = 0.0;
     for (pool_name, positions) in &account.positions {
         let Some(pool) = state
             .pools
@@ -555,9 +569,8 @@ pub fn surely_healthy(
             continue;
         };
         for (name, pos) in positions {
-            // Short positions and perps end the test before any parsing ("false" is always a
-            // safe answer, so a short with an unparsable name may end it too).
-            if pos.size < Base::ZERO || name.ends_with("-PERP") {
+            // Perps end the test before any parsing.
+            if name.ends_with("-PERP") {
                 return false;
             }
             locked += pos.collateral.to_f64();
@@ -565,7 +578,10 @@ pub fn surely_healthy(
                 continue;
             };
             let InstrumentRef::Option {
-                underlying, strike, ..
+                underlying,
+                strike,
+                kind,
+                ..
             } = instrument
             else {
                 return false;
@@ -578,14 +594,29 @@ pub fn surely_healthy(
             };
             let p = &market.params;
             let cap = p.upnl_initial_cap.to_f64();
-            if p.rate < derivpool_types::Ratio::ZERO || !(0.0..=1e3).contains(&cap) {
+            if p.rate < derivpool_types::Ratio::ZERO
+                || !(0.0..=1e3).contains(&cap)
+                || p.margin_initial_multiple < derivpool_types::Ratio::ONE
+            {
                 return false;
             }
-            value_bound += pos.size.to_f64() * 2.0 * (spot.to_f64() + strike.to_f64());
+            let size = pos.size.to_f64();
+            let (spot, strike) = (spot.to_f64(), strike.to_f64());
+            value_bound += size.abs() * 2.0 * (spot + strike);
+            if size < 0.0 {
+                let cover = match kind {
+                    OptionKind::Call => spot,
+                    OptionKind::Put => strike,
+                };
+                short_cover += -size * cover * (1.0 + ROOM);
+            }
         }
     }
     let (coll_i, coll_m) = collateral(state, account, None, quote_asset, locked, &mut prices);
-    (0.0..SMALL).contains(&coll_m) && coll_i.abs() < SMALL && value_bound < SMALL
+    (0.0..SMALL).contains(&coll_m)
+        && coll_i.abs() < SMALL
+        && value_bound < SMALL
+        && coll_m - short_cover >= ROOM * (coll_m + value_bound) + ROOM
 }
 
 /// Minimum collateral of a short option per contract ([`crate::collateral`]) at `spot` with

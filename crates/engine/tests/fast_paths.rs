@@ -15,7 +15,6 @@ use derivpool_engine::margin::{
     self, health_of, health_with, Hypothetical, HypotheticalPosition, MarginMode, PriceBasis,
 };
 use derivpool_engine::state::{Account, Position, SpotObservation, State};
-use derivpool_pricing::OptionKind;
 use derivpool_types::{Base, Fixed, Price, Quote, Ratio};
 use proptest::prelude::*;
 use serde_json::json;
@@ -880,45 +879,79 @@ proptest! {
     }
 }
 
-/// Long-only isolated accounts are the ones the scan's shortcut is for: it must take them.
+/// Long-only isolated accounts, and isolated accounts whose collateral covers their written
+/// options in full, are the ones the scan's shortcut is for: it must take them, and it must not
+/// take a short that is not covered.
 #[test]
-fn the_shortcut_takes_long_only_isolated_accounts() {
+fn the_shortcut_takes_long_only_and_fully_covered_isolated_accounts() {
     let state = world();
-    let a = build(&AccountSpec {
-        portfolio: false,
-        positions: vec![PosSpec {
-            pool: 0,
-            name: 0,
-            size: 10,
-            collateral: 0,
-            entry: 0,
-            funding: 0,
-        }],
-        balances: vec![(0, 100)],
-    });
-    assert!(margin::surely_healthy(
-        &state,
-        &a,
-        "USDC",
-        PriceBasis::Median
-    ));
-    let short = build(&AccountSpec {
-        portfolio: false,
-        positions: vec![PosSpec {
-            pool: 0,
-            name: 0,
-            size: -10,
-            collateral: 0,
-            entry: 0,
-            funding: 0,
-        }],
-        balances: vec![(0, 100)],
-    });
-    assert!(!margin::surely_healthy(
-        &state,
-        &short,
-        "USDC",
-        PriceBasis::Median
-    ));
-    let _ = OptionKind::Call;
+    let account = |size: i64, usdc: i64| {
+        build(&AccountSpec {
+            portfolio: false,
+            positions: vec![PosSpec {
+                pool: 0,
+                name: 0,
+                size,
+                collateral: 0,
+                entry: 0,
+                funding: 0,
+            }],
+            balances: vec![(0, usdc)],
+        })
+    };
+    let surely = |a: &Account| margin::surely_healthy(&state, a, "USDC", PriceBasis::Median);
+    assert!(surely(&account(10, 100)), "a long needs nothing");
+    assert!(
+        !surely(&account(-10, 100)),
+        "one written call, 1.00 of collateral"
+    );
+    // One written BTC call (size −10 = −1.0 contract) is covered by one unit of spot.
+    let spot = margin::price(&state, "BTC", PriceBasis::Median)
+        .expect("BTC has a price")
+        .to_f64();
+    let cents = |x: f64| (x * 100.0) as i64;
+    let covered = account(-10, cents(spot * 1.01));
+    assert!(surely(&covered), "covered by 1.01 × spot");
+    let h = reference::health_of(&state, &covered, covered.margin, "USDC", PriceBasis::Median)
+        .expect("health");
+    assert!(h.maintenance >= Quote::ZERO, "{h:?}");
+    assert!(
+        !surely(&account(-10, cents(spot * 0.99))),
+        "0.99 × spot does not cover a written call"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Isolated option accounts with collateral around the full cover of their shorts: whenever
+    /// the shortcut takes one, full health agrees that it is not under water.
+    #[test]
+    fn the_shortcut_is_sound_around_full_cover(
+        positions in prop::collection::vec((0usize..3, 0usize..10, -400i64..400, prop_oneof![Just(0i64), 0i64..2_000_000]), 1..6),
+        balance_per_short in 0i64..12_000_000,
+        other in prop::collection::vec((1usize..ASSETS.len(), -50_000i64..3_000_000), 0..2),
+    ) {
+        let state = world();
+        let shorts: i64 = positions.iter().filter(|p| p.2 < 0).map(|p| -p.2).sum();
+        let mut balances = vec![(0usize, balance_per_short.saturating_mul(shorts.max(1)) / 10)];
+        balances.extend(other);
+        let a = build(&AccountSpec {
+            portfolio: false,
+            positions: positions
+                .iter()
+                .map(|&(pool, name, size, collateral)| PosSpec { pool, name, size, collateral, entry: 0, funding: 0 })
+                .collect(),
+            balances,
+        });
+        for quote in ["USDC", "DAI"] {
+            if margin::surely_healthy(&state, &a, quote, PriceBasis::Median) {
+                let h = reference::health_of(&state, &a, a.margin, quote, PriceBasis::Median);
+                prop_assert!(
+                    matches!(&h, Ok(h) if !h.has_positions || h.maintenance >= Quote::ZERO),
+                    "skipped an account whose health is {h:?}"
+                );
+            }
+        }
+    }
 }
