@@ -225,8 +225,13 @@ pub fn scenarios_due(
             && params.scenario_refresh_vol == Ratio::ZERO)
 }
 
-/// Recomputes a board's Greeks at mark vols and the given context (and the stress-scenario
-/// values of the strikes where they are due); returns the change in the pool's locked
+/// The mark vol a refresh prices a strike at: [`mark_vol`], floored at 10⁻⁶.
+pub fn refresh_vol(base: f64, s: &Strike, ctx: &BoardCtx, now: u64, params: &Params) -> f64 {
+    mark_vol(base, s, ctx, now, params).max(1e-6)
+}
+
+/// Recomputes a board's Greeks at mark vols and the given context, and the stress-scenario
+/// values of the strikes where they are due; returns the change in the pool's locked
 /// collateral.
 pub fn refresh_board(
     board: &mut Board,
@@ -234,42 +239,59 @@ pub fn refresh_board(
     now: u64,
     params: &Params,
 ) -> Result<Quote, MathError> {
+    let (lock_change, due) = refresh_greeks(board, ctx, now, params)?;
+    for (k, anchor) in due {
+        let (calls, puts) = crate::pool_risk::values_at(k, board.expiry_t, &anchor, params)?;
+        let s = board.strikes.get_mut(&k).expect("strike listed");
+        s.scenario_call = calls;
+        s.scenario_put = puts;
+        s.scenario_anchor = anchor;
+    }
+    Ok(lock_change)
+}
+
+/// [`refresh_board`] without pricing the stress-scenario values: returns the change in the
+/// pool's locked collateral and the strikes the pool holds whose values are due, with the anchor
+/// to price them at (the refresh time, the refreshed spot, the strike's new mark vol). Values
+/// due where the pool holds nothing are dropped (priced when a trade needs them).
+pub fn refresh_greeks(
+    board: &mut Board,
+    ctx: &BoardCtx,
+    now: u64,
+    params: &Params,
+) -> Result<(Quote, Vec<(Price, ScenarioAnchor)>), MathError> {
     let spot = Price::from_f64(ctx.spot, Rounding::Up)?;
     board.cache.refreshed_t = now;
     board.cache.refreshed_spot = spot;
     let scenario_count = crate::pool_risk::scenario_count(params);
     let mut lock_change = Quote::ZERO;
-    let strikes: Vec<Price> = board.strikes.keys().copied().collect();
+    let mut due = Vec::new();
     let base = base_offset(board, now, params);
-    for k in strikes {
-        let vol = mark_vol(base, &board.strikes[&k], ctx, now, params).max(1e-6);
-        let greeks = cached_greeks(ctx, k, vol)?;
-        let expiry_t = board.expiry_t;
-        let s = board.strikes.get_mut(&k).expect("strike listed");
-        s.greeks = greeks;
+    let expiry_t = board.expiry_t;
+    for s in board.strikes.values_mut() {
+        let vol = refresh_vol(base, s, ctx, now, params);
+        s.greeks = cached_greeks(ctx, s.strike, vol)?;
         if scenarios_due(s, scenario_count, spot, vol, now, expiry_t, params) {
             if s.pool_calls == Base::ZERO && s.pool_puts == Base::ZERO {
-                // Nothing held here: priced when a trade needs them.
                 s.scenario_call = Default::default();
                 s.scenario_put = Default::default();
                 s.scenario_anchor = ScenarioAnchor::default();
-            } else if let Some((calls, puts, anchor)) =
-                crate::pool_risk::anchored_values(board, &board.strikes[&k], params)?
-            {
-                let s = board.strikes.get_mut(&k).expect("strike listed");
-                s.scenario_call = calls;
-                s.scenario_put = puts;
-                s.scenario_anchor = anchor;
+            } else {
+                let anchor = ScenarioAnchor {
+                    t: now,
+                    spot,
+                    vol: s.greeks.mark_vol,
+                };
+                due.push((s.strike, anchor));
             }
         }
-        let s = board.strikes.get_mut(&k).expect("strike listed");
         let lock = pool_lock(s, spot)?;
         lock_change = lock_change.checked_add(lock.checked_sub(s.pool_locked)?)?;
         s.pool_locked = lock;
     }
     let fresh = recompute(board)?;
     board.cache = fresh;
-    Ok(lock_change)
+    Ok((lock_change, due))
 }
 
 /// Whether a board's cache is stale at `now` given the current spot.

@@ -12,6 +12,7 @@ use crate::event::Event;
 use crate::instrument::{expiry_unix, option_name, perp_name, Instrument};
 use crate::margin::{self, PriceBasis};
 use crate::params::{ParamOverrides, Params};
+use crate::pool_risk::DueValues;
 use crate::reject::{Reject, RejectCode};
 use crate::state::{
     Board, CachedGreeks, Market, Pool, SpotObservation, State, Strike, VolObservation,
@@ -109,6 +110,12 @@ impl Engine {
         self.helper = helper;
     }
 
+    /// The helper, if one is set: callers may use it for their own read-only work between
+    /// commands (a simulated arbitrageur asks for both sides' quotes at once).
+    pub fn helper(&self) -> Option<&crate::helper::Helper> {
+        self.helper.as_ref()
+    }
+
     /// Turns invariant checking after each command on or off.
     pub fn set_check_invariants(&mut self, on: bool) {
         self.check_invariants = on;
@@ -193,26 +200,42 @@ impl Engine {
     }
 
     /// Applies a tick at `now` to a copy of the state, which replaces the state on success. The
-    /// liquidation scan judges the state as the tick starts (at time `now`) — on the helper's
-    /// thread while the rest of the tick runs, when there is a helper — and its marks are
-    /// written last: nothing else in the tick reads them ([`crate::helper`]).
+    /// liquidation scan judges the state as the tick starts (at time `now`), and the
+    /// stress-scenario values the refreshes find due are priced; both are written last, since
+    /// nothing else in the tick reads them. With a helper, the scan and a pricing ahead of the
+    /// due values ([`crate::pool_risk::price_due_ahead`]) run on its thread while the rest of the
+    /// tick runs here ([`crate::helper`]).
     fn tick(&mut self, now: u64) -> Result<Vec<Event>, Reject> {
         let saved_t = self.state.t;
         self.state.t = now;
         let mut next = self.state.clone();
         let start = &self.state;
-        let judge = || crate::liquidation::judge(start, now);
-        let (marks, rest) = match &self.helper {
-            Some(h) => h.join(judge, || tick(&mut next, now)),
-            None => (judge(), tick(&mut next, now)),
+        let (marks, rest, ahead) = match &self.helper {
+            Some(h) => {
+                let ((marks, ahead), rest) = h.join(
+                    || {
+                        let marks = crate::liquidation::judge(start, now);
+                        (marks, crate::pool_risk::price_due_ahead(start, now))
+                    },
+                    || tick(&mut next, now),
+                );
+                (marks, rest, ahead)
+            }
+            None => (
+                crate::liquidation::judge(start, now),
+                tick(&mut next, now),
+                Vec::new(),
+            ),
         };
         // A failing scan is reported first, as if it had run first.
-        let r = marks
-            .map_err(Reject::from)
-            .and_then(|marks| rest.map(|events| (marks, events)));
+        let r = marks.map_err(Reject::from).and_then(|marks| {
+            let (events, due) = rest?;
+            crate::liquidation::write_marks(&mut next, marks);
+            crate::pool_risk::write_due(&mut next, due, ahead)?;
+            Ok(events)
+        });
         match r {
-            Ok((marks, events)) => {
-                crate::liquidation::write_marks(&mut next, marks);
+            Ok(events) => {
                 self.state = next;
                 Ok(events)
             }
@@ -854,25 +877,33 @@ fn withdraw(
 }
 
 /// Time-driven work, pool by pool: accrue perps, settle expired boards, refresh greek caches,
-/// check breakers, then crystallise tranches and process the LP queues.
-/// Everything a tick does but the liquidation scan (see [`Engine::tick`]), in order.
-fn tick(state: &mut State, now: u64) -> Result<Vec<Event>, Reject> {
+/// hedge, check breakers, deleverage, then crystallise tranches and process the LP queues.
+/// Everything a tick does but the liquidation scan and the pricing of the stress-scenario values
+/// the refreshes found due, which it returns (see [`Engine::tick`]).
+fn tick(state: &mut State, now: u64) -> Result<(Vec<Event>, Vec<DueValues>), Reject> {
     let mut events = Vec::new();
+    let mut due = Vec::new();
     let pools: Vec<String> = state.pools.keys().cloned().collect();
     for pool_name in pools {
         events.extend(perp::accrue_pool(state, &pool_name, now)?);
         events.extend(settlement::settle_due(state, &pool_name, now)?);
-        events.extend(refresh_caches(state, &pool_name, now)?);
+        events.extend(refresh_caches(state, &pool_name, now, &mut due)?);
         events.extend(crate::hedger::on_tick(state, &pool_name, now)?);
         events.extend(vault::check_breakers(state, &pool_name, now)?);
         events.extend(crate::adl::deleverage(state, &pool_name)?);
         events.extend(vault::process_queues(state, &pool_name, now)?);
     }
-    Ok(events)
+    Ok((events, due))
 }
 
-/// Refreshes every board's greek cache for which the oracle has a fresh spot and vol.
-fn refresh_caches(state: &mut State, pool_name: &str, now: u64) -> Result<Vec<Event>, Reject> {
+/// Refreshes every board's greek cache for which the oracle has a fresh spot and vol; adds the
+/// stress-scenario values found due to `due` (not priced).
+fn refresh_caches(
+    state: &mut State,
+    pool_name: &str,
+    now: u64,
+    due: &mut Vec<DueValues>,
+) -> Result<Vec<Event>, Reject> {
     let mut events = Vec::new();
     let oracle = &state.oracle;
     let pool = state.pools.get_mut(pool_name).expect("pool exists");
@@ -889,8 +920,15 @@ fn refresh_caches(state: &mut State, pool_name: &str, now: u64) -> Result<Vec<Ev
             ) else {
                 continue;
             };
-            lock_change =
-                lock_change.checked_add(cache::refresh_board(board, &ctx, now, &market.params)?)?;
+            let (change, strikes) = cache::refresh_greeks(board, &ctx, now, &market.params)?;
+            lock_change = lock_change.checked_add(change)?;
+            due.extend(strikes.into_iter().map(|(strike, anchor)| DueValues {
+                pool: pool_name.to_string(),
+                underlying: underlying.clone(),
+                expiry_t: board.expiry_t,
+                strike,
+                anchor,
+            }));
             events.push(Event::GreekCacheRefreshed {
                 pool: pool_name.to_string(),
                 underlying: underlying.clone(),

@@ -177,6 +177,28 @@ impl<'a> InstrumentRef<'a> {
         }
     }
 
+    /// The underlying, strike and kind of an option name, without validating its expiry code
+    /// (a cheaper [`InstrumentRef::parse`] for bounds that may count a position the full parse
+    /// would refuse): `None` unless the name has four parts, a positive strike and kind `C` or
+    /// `P`.
+    pub fn option_terms(name: &'a str) -> Option<(&'a str, Price, OptionKind)> {
+        let bytes = name.as_bytes();
+        let first = bytes.iter().position(|b| *b == b'-')?;
+        let last = bytes.iter().rposition(|b| *b == b'-')?;
+        let kind = match &bytes[last + 1..] {
+            b"C" => OptionKind::Call,
+            b"P" => OptionKind::Put,
+            _ => return None,
+        };
+        // The strike sits between the last two dashes; the expiry between the first two.
+        let second = bytes[..last].iter().rposition(|b| *b == b'-')?;
+        if first == 0 || second <= first || bytes[first + 1..second].contains(&b'-') {
+            return None;
+        }
+        let strike: Price = name[second + 1..last].parse().ok()?;
+        (strike > Price::ZERO).then_some((&name[..first], strike, kind))
+    }
+
     /// The underlying asset.
     pub fn underlying(&self) -> &'a str {
         match *self {
@@ -292,5 +314,42 @@ mod tests {
         ] {
             assert!(Instrument::parse(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn option_terms_agree_with_the_full_parse_but_skip_the_expiry() {
+        for name in [
+            "BTC-27DEC24-40000-C",
+            "ETH-3JAN25-1800.5-P",
+            "BTC-PERP",
+            "BTC-27DEC24-40000",
+            "BTC-27DEC24-40000-X",
+            "BTC-27DEC24-0-C",
+            "BTC-27DEC24--5-P",
+            "-27DEC24-40000-C",
+            "BTC-27DEC24-40000-C-D",
+            "BTC-27DEC24-4e4-C",
+            "",
+            "---",
+        ] {
+            let full = InstrumentRef::parse(name).ok().and_then(|i| match i {
+                InstrumentRef::Option {
+                    underlying,
+                    strike,
+                    kind,
+                    ..
+                } => Some((underlying, strike, kind)),
+                InstrumentRef::Perp { .. } => None,
+            });
+            assert_eq!(InstrumentRef::option_terms(name), full, "{name}");
+        }
+        // The expiry is not validated.
+        assert_eq!(
+            InstrumentRef::option_terms("BTC-31FEB24-40000-P"),
+            Some(("BTC", Price::from_int(40000), OptionKind::Put))
+        );
+        assert!(InstrumentRef::parse("BTC-31FEB24-40000-P").is_err());
+        assert!(InstrumentRef::option_terms("BTC--40000-C").is_some());
+        assert!(InstrumentRef::parse("BTC--40000-C").is_err());
     }
 }

@@ -38,7 +38,7 @@ use crate::pricing_ctx::BoardCtx;
 use crate::pricing_ctx::YEAR_S;
 use crate::state::{Board, Market, Pool, ScenarioAnchor, State, Strike};
 use derivpool_pricing::{BsmGrid, GridSpot, OptionKind};
-use derivpool_types::{Base, Fixed, MathError, Price, Quote, Rounding};
+use derivpool_types::{Base, Fixed, MathError, Price, Quote, Ratio, Rounding};
 use std::sync::Arc;
 
 /// An option position change: (expiry time, strike, kind, Δ contracts for the pool).
@@ -117,13 +117,38 @@ pub fn scenario_values(
     Ok((calls, puts))
 }
 
+/// A strike's call and put values under every stress scenario.
+pub type ScenarioValues = (Arc<[Price]>, Arc<[Price]>);
+
 /// A strike's call and put values under every stress scenario, and where they were priced.
 pub type AnchoredValues = (Arc<[Price]>, Arc<[Price]>, ScenarioAnchor);
+
+/// The scenario values of `strike` (expiring at `expiry_t`) priced at `anchor`: its spot, its
+/// mark vol and the time to expiry from its time.
+pub fn values_at(
+    strike: Price,
+    expiry_t: u64,
+    anchor: &ScenarioAnchor,
+    p: &Params,
+) -> Result<ScenarioValues, MathError> {
+    let spot = anchor.spot.to_f64();
+    let t_years = expiry_t.saturating_sub(anchor.t) as f64 / YEAR_S;
+    let rate = p.rate.to_f64();
+    let ctx = BoardCtx {
+        spot,
+        t_years,
+        rate,
+        forward: spot * libm::exp(rate * t_years),
+        slices: Vec::new(),
+    };
+    let (calls, puts) = scenario_values(&ctx, strike, anchor.vol.to_f64().max(1e-6), p)?;
+    Ok((calls.into(), puts.into()))
+}
 
 /// A strike's scenario values priced at its board's last refresh (the refresh time, the
 /// refreshed spot and the strike's cached mark vol, all as stored), with that anchor; `None`
 /// before the board's first refresh. Eager (at a refresh) and lazy (for a trade) pricing both go
-/// through here, so they give the same values.
+/// through [`values_at`], so they give the same values.
 pub fn anchored_values(
     board: &Board,
     s: &Strike,
@@ -133,26 +158,118 @@ pub fn anchored_values(
     if t == 0 {
         return Ok(None);
     }
-    let spot = board.cache.refreshed_spot.to_f64();
-    let t_years = board.expiry_t.saturating_sub(t) as f64 / YEAR_S;
-    let rate = p.rate.to_f64();
-    let ctx = BoardCtx {
-        spot,
-        t_years,
-        rate,
-        forward: spot * libm::exp(rate * t_years),
-        slices: Vec::new(),
+    let anchor = ScenarioAnchor {
+        t,
+        spot: board.cache.refreshed_spot,
+        vol: s.greeks.mark_vol,
     };
-    let (calls, puts) = scenario_values(&ctx, s.strike, s.greeks.mark_vol.to_f64().max(1e-6), p)?;
-    Ok(Some((
-        calls.into(),
-        puts.into(),
-        ScenarioAnchor {
-            t,
-            spot: board.cache.refreshed_spot,
-            vol: s.greeks.mark_vol,
-        },
-    )))
+    let (calls, puts) = values_at(s.strike, board.expiry_t, &anchor, p)?;
+    Ok(Some((calls, puts, anchor)))
+}
+
+/// Stress-scenario values a tick's refresh found due at a strike the pool holds: which strike,
+/// and the anchor to price them at. The tick prices them last ([`write_due`]): nothing else in
+/// a tick reads them, so they can be priced ahead on another thread ([`price_due_ahead`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueValues {
+    /// Pool.
+    pub pool: String,
+    /// Underlying.
+    pub underlying: String,
+    /// The board's expiry.
+    pub expiry_t: u64,
+    /// Strike.
+    pub strike: Price,
+    /// Where the values are priced.
+    pub anchor: ScenarioAnchor,
+}
+
+/// The scenario values a tick at `now` will find due, priced from the state as the tick starts:
+/// every board the tick's refresh can price (fresh spot and vol), every strike the pool holds
+/// whose values are due at the mark vol the refresh will give it ([`crate::cache::refresh_vol`],
+/// [`crate::cache::scenarios_due`]). Run on the helper while the tick runs; [`write_due`] uses
+/// an entry only if the refresh asked for exactly it (same strike, same anchor), so a guess that
+/// missed costs time, never a different result.
+pub fn price_due_ahead(state: &State, now: u64) -> Vec<(DueValues, ScenarioValues)> {
+    let mut out = Vec::new();
+    for (pool_name, pool) in &state.pools {
+        for (underlying, market) in &pool.markets {
+            let p = &market.params;
+            let count = scenario_count(p);
+            for board in market.boards.values() {
+                let Ok(ctx) = BoardCtx::new(
+                    &state.oracle,
+                    p,
+                    underlying,
+                    &board.expiry,
+                    board.expiry_t,
+                    now,
+                ) else {
+                    continue;
+                };
+                let Ok(spot) = Price::from_f64(ctx.spot, Rounding::Up) else {
+                    continue;
+                };
+                let base = crate::cache::base_offset(board, now, p);
+                for s in board.strikes.values() {
+                    if s.pool_calls == Base::ZERO && s.pool_puts == Base::ZERO {
+                        continue;
+                    }
+                    let vol = crate::cache::refresh_vol(base, s, &ctx, now, p);
+                    if !crate::cache::scenarios_due(s, count, spot, vol, now, board.expiry_t, p) {
+                        continue;
+                    }
+                    let Ok(vol) = Ratio::from_f64(vol, Rounding::Down) else {
+                        continue;
+                    };
+                    let anchor = ScenarioAnchor { t: now, spot, vol };
+                    if let Ok(values) = values_at(s.strike, board.expiry_t, &anchor, p) {
+                        let due = DueValues {
+                            pool: pool_name.clone(),
+                            underlying: underlying.clone(),
+                            expiry_t: board.expiry_t,
+                            strike: s.strike,
+                            anchor,
+                        };
+                        out.push((due, values));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Stores the scenario values of every entry of `due` (in order): the one priced `ahead` for
+/// exactly that entry if there is one, else priced now.
+pub fn write_due(
+    state: &mut State,
+    due: Vec<DueValues>,
+    mut ahead: Vec<(DueValues, ScenarioValues)>,
+) -> Result<(), MathError> {
+    for d in due {
+        let Some(market) = state
+            .pools
+            .get_mut(&d.pool)
+            .and_then(|pool| pool.markets.get_mut(&d.underlying))
+        else {
+            continue;
+        };
+        let (calls, puts) = match ahead.iter().position(|(a, _)| *a == d) {
+            Some(i) => ahead.swap_remove(i).1,
+            None => values_at(d.strike, d.expiry_t, &d.anchor, &market.params)?,
+        };
+        if let Some(s) = market
+            .boards
+            .get_mut(&d.expiry_t)
+            .and_then(|b| b.strikes.get_mut(&d.strike))
+        {
+            s.scenario_call = calls;
+            s.scenario_put = puts;
+            s.scenario_anchor = d.anchor;
+        }
+    }
+    Ok(())
 }
 
 /// Prices the scenario values of every strike of `pool` where the pool holds a position but

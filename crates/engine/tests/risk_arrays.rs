@@ -151,3 +151,51 @@ fn lazy_values_for_a_quote_leave_the_state_unchanged() {
     assert_eq!(&s.scenario_put[..], &puts[..]);
     assert!(matches!(quoted, derivpool_engine::TradeQuote::Option(_)));
 }
+
+/// A helped tick prices the due values ahead on the state it starts from: every value the tick's
+/// refresh then asks for was guessed right (the same strike, the same anchor), so the helped
+/// and the plain engine end in the same state; a guess with another anchor is never used.
+#[test]
+fn values_priced_ahead_are_the_ones_the_refresh_asks_for() {
+    use derivpool_engine::pool_risk::{price_due_ahead, values_at, write_due};
+    let mut plain = World::standard();
+    let mut helped = World::standard();
+    helped
+        .engine
+        .set_helper(Some(derivpool_engine::Helper::new()));
+    for w in [&mut plain, &mut helped] {
+        buy_call(w, "45000");
+        buy_call(w, "40000");
+        // Spot moves 3 %: the values of both held strikes are due at the next tick.
+        w.advance(H);
+        w.price("BTC", "41200");
+        w.flat_vol("BTC", "27DEC24", 0.6);
+    }
+    let now = plain.engine.state().t;
+    let ahead = price_due_ahead(plain.engine.state(), now);
+    assert_eq!(ahead.len(), 2, "both held strikes are due");
+    plain.tick();
+    helped.tick();
+    assert_eq!(plain.engine.state_hash(), helped.engine.state_hash());
+    let state = plain.engine.state();
+    let board = |e| &state.pools["main"].markets["BTC"].boards[&e];
+    for (due, (calls, puts)) in &ahead {
+        let s = &board(due.expiry_t).strikes[&due.strike];
+        assert_eq!(s.scenario_anchor, due.anchor);
+        assert_eq!(&s.scenario_call[..], &calls[..]);
+        assert_eq!(&s.scenario_put[..], &puts[..]);
+    }
+    // A guess priced at another anchor is ignored: the value written is the due anchor's.
+    let (due, _) = ahead[0].clone();
+    let mut wrong = due.clone();
+    wrong.anchor.vol =
+        derivpool_types::Ratio::from_f64(0.9, derivpool_types::Rounding::Down).unwrap();
+    let params = state.pools["main"].markets["BTC"].params.clone();
+    let wrong_values = values_at(wrong.strike, wrong.expiry_t, &wrong.anchor, &params).unwrap();
+    let right = values_at(due.strike, due.expiry_t, &due.anchor, &params).unwrap();
+    assert_ne!(&right.0[..], &wrong_values.0[..]);
+    let mut copy = state.clone();
+    write_due(&mut copy, vec![due.clone()], vec![(wrong, wrong_values)]).unwrap();
+    let s = &copy.pools["main"].markets["BTC"].boards[&due.expiry_t].strikes[&due.strike];
+    assert_eq!(&s.scenario_call[..], &right.0[..]);
+}

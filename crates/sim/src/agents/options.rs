@@ -385,7 +385,7 @@ impl Agent for Arbitrageur {
         };
         let size = size_for(self.notional, view.spot());
         let n = size.to_f64();
-        for side in [Side::Buy, Side::Sell] {
+        let quote = |engine: &derivpool_engine::Engine, side| {
             let req = TradeRequest {
                 pool: view.pool,
                 account: &self.name,
@@ -394,7 +394,22 @@ impl Agent for Arbitrageur {
                 size,
                 limit_price: None,
             };
-            let Ok(TradeQuote::Option(q)) = ex.engine.quote(&req, now) else {
+            engine.quote(&req, now)
+        };
+        // With a helper, both sides are quoted at once on the state as it is now (a quote
+        // changes nothing, and the sell quote is used only when the buy side did not trade);
+        // without one, the sell side is quoted only when needed.
+        let mut ahead = match ex.engine.helper() {
+            Some(h) => {
+                let e = &ex.engine;
+                let (buy, sell) = h.join(|| quote(e, Side::Buy), || quote(e, Side::Sell));
+                [Some(buy), Some(sell)]
+            }
+            None => [None, None],
+        };
+        for (i, side) in [Side::Buy, Side::Sell].into_iter().enumerate() {
+            let quoted = ahead[i].take().unwrap_or_else(|| quote(&ex.engine, side));
+            let Ok(TradeQuote::Option(q)) = quoted else {
                 continue;
             };
             let per_unit = q.total.to_f64() / n;
