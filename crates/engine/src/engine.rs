@@ -214,8 +214,11 @@ impl Engine {
             Some(h) => {
                 let ((marks, ahead), rest) = h.join(
                     || {
-                        let marks = crate::liquidation::judge(start, now);
-                        (marks, crate::pool_risk::price_due_ahead(start, now))
+                        let marks = crate::liquidation::judge_with(start, now, Some(h));
+                        (
+                            marks,
+                            crate::pool_risk::price_due_ahead(start, now, Some(h)),
+                        )
                     },
                     || tick(&mut next, now),
                 );

@@ -55,6 +55,37 @@ impl Helper {
     {
         self.pool.join(a, b)
     }
+
+    /// `f` of every item, in order. The items are split in halves down to `grain` items, and
+    /// either thread may take a half: a thread that finished its own part of a [`Helper::join`]
+    /// takes the halves the other has not started, so uneven work evens out.
+    pub fn map<T, R, F>(&self, items: &[T], grain: usize, f: &F) -> Vec<R>
+    where
+        T: Sync,
+        R: Send,
+        F: Fn(&T) -> R + Sync,
+    {
+        if items.len() <= grain.max(1) {
+            return items.iter().map(f).collect();
+        }
+        let (a, b) = items.split_at(items.len() / 2);
+        let (mut ra, rb) = self.join(|| self.map(a, grain, f), || self.map(b, grain, f));
+        ra.extend(rb);
+        ra
+    }
+}
+
+/// [`Helper::map`] with a helper, a plain in-order map without one.
+pub fn map<T, R, F>(helper: Option<&Helper>, items: &[T], grain: usize, f: &F) -> Vec<R>
+where
+    T: Sync,
+    R: Send,
+    F: Fn(&T) -> R + Sync,
+{
+    match helper {
+        Some(h) => h.map(items, grain, f),
+        None => items.iter().map(f).collect(),
+    }
 }
 
 impl Default for Helper {
@@ -83,6 +114,18 @@ mod tests {
                 || data.iter().map(|x| x * 2).sum::<u64>(),
             );
             assert_eq!((a, b), (500_500, 1_001_000));
+        }
+    }
+
+    #[test]
+    fn map_keeps_the_order_of_the_items() {
+        let h = Helper::new();
+        let items: Vec<u64> = (0..1000).collect();
+        for grain in [1, 3, 64, 5000] {
+            let got = h.map(&items, grain, &|x| x * x);
+            let want: Vec<u64> = items.iter().map(|x| x * x).collect();
+            assert_eq!(got, want, "grain {grain}");
+            assert_eq!(map(None, &items, grain, &|x| x * x), want);
         }
     }
 }

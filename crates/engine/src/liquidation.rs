@@ -85,6 +85,17 @@ pub fn scan(state: &mut State, now: u64) -> Result<(), MathError> {
 /// writing any gives the same marks as writing each as it is judged; only accounts whose mark
 /// changes are listed, so an unchanged account stays shared with the state the tick copied.
 pub fn judge(state: &State, now: u64) -> Result<Vec<Mark>, MathError> {
+    judge_with(state, now, None)
+}
+
+/// [`judge`], with the accounts shared out between this thread and a helper's
+/// ([`crate::helper::Helper::map`]); the same marks in the same order, and the first error in
+/// account order.
+pub fn judge_with(
+    state: &State,
+    now: u64,
+    helper: Option<&crate::helper::Helper>,
+) -> Result<Vec<Mark>, MathError> {
     let mut quote_assets: Vec<&str> = state
         .pools
         .values()
@@ -92,11 +103,12 @@ pub fn judge(state: &State, now: u64) -> Result<Vec<Mark>, MathError> {
         .collect();
     quote_assets.sort_unstable();
     quote_assets.dedup();
-    let mut marks = Vec::new();
-    for (name, acc) in state.accounts.iter() {
-        if acc.positions.is_empty() {
-            continue;
-        }
+    let accounts: Vec<(&String, &Account)> = state
+        .accounts
+        .iter()
+        .filter(|(_, acc)| !acc.positions.is_empty())
+        .collect();
+    let judge_one = |(name, acc): &(&String, &Account)| -> Result<Option<Mark>, MathError> {
         let mut under = false;
         for q in &quote_assets {
             under |= account_is_liquidatable(state, acc, q)?;
@@ -106,12 +118,16 @@ pub fn judge(state: &State, now: u64) -> Result<Vec<Mark>, MathError> {
         } else {
             None
         };
-        if since != acc.liquidatable_since {
-            marks.push((name.clone(), since));
-        }
-    }
-    Ok(marks)
+        Ok((since != acc.liquidatable_since).then(|| ((*name).clone(), since)))
+    };
+    crate::helper::map(helper, &accounts, ACCOUNTS_PER_SHARE, &judge_one)
+        .into_iter()
+        .filter_map(Result::transpose)
+        .collect()
 }
+
+/// Accounts judged as one piece of work when a helper shares the scan.
+const ACCOUNTS_PER_SHARE: usize = 8;
 
 /// Writes marks found by [`judge`] (an account that no longer exists is skipped).
 pub fn write_marks(state: &mut State, marks: Vec<Mark>) {

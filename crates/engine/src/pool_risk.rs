@@ -190,8 +190,14 @@ pub struct DueValues {
 /// [`crate::cache::scenarios_due`]). Run on the helper while the tick runs; [`write_due`] uses
 /// an entry only if the refresh asked for exactly it (same strike, same anchor), so a guess that
 /// missed costs time, never a different result.
-pub fn price_due_ahead(state: &State, now: u64) -> Vec<(DueValues, ScenarioValues)> {
-    let mut out = Vec::new();
+///
+/// The pricing is shared out with `helper` when there is one ([`crate::helper::Helper::map`]).
+pub fn price_due_ahead(
+    state: &State,
+    now: u64,
+    helper: Option<&crate::helper::Helper>,
+) -> Vec<(DueValues, ScenarioValues)> {
+    let mut plan: Vec<(DueValues, &Params)> = Vec::new();
     for (pool_name, pool) in &state.pools {
         for (underlying, market) in &pool.markets {
             let p = &market.params;
@@ -222,22 +228,27 @@ pub fn price_due_ahead(state: &State, now: u64) -> Vec<(DueValues, ScenarioValue
                     let Ok(vol) = Ratio::from_f64(vol, Rounding::Down) else {
                         continue;
                     };
-                    let anchor = ScenarioAnchor { t: now, spot, vol };
-                    if let Ok(values) = values_at(s.strike, board.expiry_t, &anchor, p) {
-                        let due = DueValues {
-                            pool: pool_name.clone(),
-                            underlying: underlying.clone(),
-                            expiry_t: board.expiry_t,
-                            strike: s.strike,
-                            anchor,
-                        };
-                        out.push((due, values));
-                    }
+                    let due = DueValues {
+                        pool: pool_name.clone(),
+                        underlying: underlying.clone(),
+                        expiry_t: board.expiry_t,
+                        strike: s.strike,
+                        anchor: ScenarioAnchor { t: now, spot, vol },
+                    };
+                    plan.push((due, p));
                 }
             }
         }
     }
-    out
+    let price = |(due, p): &(DueValues, &Params)| {
+        values_at(due.strike, due.expiry_t, &due.anchor, p)
+            .ok()
+            .map(|values| (due.clone(), values))
+    };
+    crate::helper::map(helper, &plan, 1, &price)
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// Stores the scenario values of every entry of `due` (in order): the one priced `ahead` for

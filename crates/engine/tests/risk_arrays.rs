@@ -172,7 +172,7 @@ fn values_priced_ahead_are_the_ones_the_refresh_asks_for() {
         w.flat_vol("BTC", "27DEC24", 0.6);
     }
     let now = plain.engine.state().t;
-    let ahead = price_due_ahead(plain.engine.state(), now);
+    let ahead = price_due_ahead(plain.engine.state(), now, None);
     assert_eq!(ahead.len(), 2, "both held strikes are due");
     plain.tick();
     helped.tick();
