@@ -36,10 +36,9 @@ use crate::margin::vol_multiples;
 use crate::params::Params;
 use crate::pricing_ctx::BoardCtx;
 use crate::pricing_ctx::YEAR_S;
-use crate::state::{Board, Market, Pool, ScenarioAnchor, State, Strike};
+use crate::state::{Board, Market, Pool, RiskArray, ScenarioAnchor, State, Strike};
 use derivpool_pricing::{BsmGrid, GridSpot, OptionKind};
 use derivpool_types::{Base, Fixed, MathError, Price, Quote, Ratio, Rounding};
-use std::sync::Arc;
 
 /// An option position change: (expiry time, strike, kind, Δ contracts for the pool).
 pub type OptionChange = (u64, Price, OptionKind, f64);
@@ -118,10 +117,10 @@ pub fn scenario_values(
 }
 
 /// A strike's call and put values under every stress scenario.
-pub type ScenarioValues = (Arc<[Price]>, Arc<[Price]>);
+pub type ScenarioValues = (RiskArray, RiskArray);
 
 /// A strike's call and put values under every stress scenario, and where they were priced.
-pub type AnchoredValues = (Arc<[Price]>, Arc<[Price]>, ScenarioAnchor);
+pub type AnchoredValues = (RiskArray, RiskArray, ScenarioAnchor);
 
 /// The scenario values of `strike` (expiring at `expiry_t`) priced at `anchor`: its spot, its
 /// mark vol and the time to expiry from its time.
@@ -354,9 +353,10 @@ pub fn market_pnl(
             if cv.len() != sc.len() {
                 continue;
             }
-            let (cm, pm) = (cv[base].to_f64(), pv[base].to_f64());
-            for (i, x) in pnl.iter_mut().enumerate() {
-                *x += calls * (cv[i].to_f64() - cm) + puts * (pv[i].to_f64() - pm);
+            let (cv, pv) = (cv.floats(), pv.floats());
+            let (cm, pm) = (cv[base], pv[base]);
+            for (x, (c, p)) in pnl.iter_mut().zip(cv.iter().zip(pv)) {
+                *x += calls * (c - cm) + puts * (p - pm);
             }
         }
     }
@@ -453,9 +453,10 @@ pub fn check_stress(
                     OptionKind::Put => puts,
                 };
                 if values.len() == sc.len() {
-                    let mark = values[base_index(&m.params)].to_f64();
-                    for (x, v) in changed.iter_mut().zip(values.iter()) {
-                        *x += d * (v.to_f64() - mark);
+                    let values = values.floats();
+                    let mark = values[base_index(&m.params)];
+                    for (x, v) in changed.iter_mut().zip(values) {
+                        *x += d * (v - mark);
                     }
                 }
             }

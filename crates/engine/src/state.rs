@@ -144,14 +144,71 @@ pub struct Strike {
     /// [`Strike::scenario_anchor`].
     /// Shared between state copies (it changes only when re-priced).
     #[serde(default)]
-    pub scenario_call: Arc<[Price]>,
+    pub scenario_call: RiskArray,
     /// Per-contract put value in each stress scenario.
     #[serde(default)]
-    pub scenario_put: Arc<[Price]>,
+    pub scenario_put: RiskArray,
     /// Where the scenario values were priced (a risk array, re-priced by a refresh when the
     /// spot, the mark vol or the time has moved far enough: [`crate::cache::scenarios_due`]).
     #[serde(default)]
     pub scenario_anchor: ScenarioAnchor,
+}
+
+/// Per-contract values of one series under every stress scenario (a risk array), shared between
+/// state copies. It keeps each value's `to_f64` beside it, so the stress P&L sums
+/// ([`crate::pool_risk::market_pnl`]) convert nothing; the floats are a function of the values,
+/// so the array serialises, compares and hashes as its values alone.
+#[derive(Debug, Clone, Default)]
+pub struct RiskArray(Arc<RiskValues>);
+
+#[derive(Debug, Default)]
+struct RiskValues {
+    prices: Box<[Price]>,
+    floats: Box<[f64]>,
+}
+
+impl RiskArray {
+    /// The values as floats (`Price::to_f64` of each).
+    pub fn floats(&self) -> &[f64] {
+        &self.0.floats
+    }
+}
+
+impl From<Vec<Price>> for RiskArray {
+    fn from(prices: Vec<Price>) -> Self {
+        let floats = prices.iter().map(|p| p.to_f64()).collect();
+        RiskArray(Arc::new(RiskValues {
+            prices: prices.into_boxed_slice(),
+            floats,
+        }))
+    }
+}
+
+impl std::ops::Deref for RiskArray {
+    type Target = [Price];
+    fn deref(&self) -> &[Price] {
+        &self.0.prices
+    }
+}
+
+impl PartialEq for RiskArray {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.prices == other.0.prices
+    }
+}
+
+impl Eq for RiskArray {}
+
+impl Serialize for RiskArray {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.prices.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for RiskArray {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Vec::<Price>::deserialize(d).map(RiskArray::from)
+    }
 }
 
 /// The market a strike's scenario values were priced in.

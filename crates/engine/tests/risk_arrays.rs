@@ -199,3 +199,23 @@ fn values_priced_ahead_are_the_ones_the_refresh_asks_for() {
     let s = &copy.pools["main"].markets["BTC"].boards[&due.expiry_t].strikes[&due.strike];
     assert_eq!(&s.scenario_call[..], &right.0[..]);
 }
+
+/// A risk array serialises as its values alone (the state hash does not see the floats kept
+/// beside them), reads back equal, and its floats are the values' `to_f64`.
+#[test]
+fn risk_arrays_serialise_as_their_values() {
+    use derivpool_engine::state::RiskArray;
+    let prices: Vec<Price> = ["1.5", "0", "62000.000000000000000001"]
+        .iter()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    let array = RiskArray::from(prices.clone());
+    let json = serde_json::to_string(&array).unwrap();
+    assert_eq!(json, serde_json::to_string(&prices).unwrap());
+    let back: RiskArray = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, array);
+    assert_eq!(&back[..], &prices[..]);
+    let floats: Vec<f64> = prices.iter().map(|p| p.to_f64()).collect();
+    assert_eq!(back.floats(), &floats[..]);
+    assert_ne!(RiskArray::from(prices[..2].to_vec()), array);
+}
