@@ -281,8 +281,84 @@ fn margin_scan(c: &mut Criterion) {
     g.finish();
 }
 
+/// One hourly tick of a simulated-size book (3 boards × 9 strikes, 16 perp traders and 32
+/// option writers, the pool holding every strike; spot 2 % up so the stress values are due), on
+/// one thread and with a [`derivpool_engine::Helper`] (the scan and the due values on a second).
+fn tick_with_and_without_helper(c: &mut Criterion) {
+    let (mut e, t) = setup(3, 9);
+    let expiries = ["27DEC24", "31JAN25", "28FEB25"];
+    let strikes: Vec<String> = (0..9)
+        .map(|i| format!("{}", 20_000 + i * 40_000 / 9))
+        .collect();
+    for i in 0..48 {
+        let account = format!("trader{i:02}");
+        e.apply(&cmd(
+            t,
+            json!({"type": "deposit", "account": account, "asset": "USDC", "amount": "1000000"}),
+        ))
+        .unwrap();
+        let (instrument, size) = if i < 16 {
+            ("BTC-PERP".to_string(), "2")
+        } else {
+            let k = &strikes[4 + i % 3];
+            let x = expiries[i % 3];
+            let kind = if i % 2 == 0 { "C" } else { "P" };
+            (format!("BTC-{x}-{k}-{kind}"), "0.5")
+        };
+        let side = if i % 3 == 0 { "buy" } else { "sell" };
+        if let Err(r) = e.apply(&cmd(
+            t,
+            json!({"type": "trade", "pool": "main", "account": account, "instrument": instrument,
+                "side": side, "size": size}),
+        )) {
+            eprintln!("{account} {instrument} {side}: {r}");
+        }
+    }
+    let holders = e
+        .state()
+        .accounts
+        .values()
+        .filter(|a| !a.positions.is_empty())
+        .count();
+    assert!(holders >= 40, "only {holders} traders hold a position");
+    let t1 = t + 3_600;
+    for s in ["a", "b", "c"] {
+        e.apply(&cmd(
+            t1,
+            json!({"type": "oracle_price", "source": s, "asset": "BTC", "price": "40800"}),
+        ))
+        .unwrap();
+        for x in expiries {
+            e.apply(&cmd(
+                t1,
+                json!({"type": "oracle_vol", "source": s, "underlying": "BTC", "expiry": x,
+                "svi": {"a": "0.02", "b": "0.05", "rho": "-0.3", "m": "0", "sigma": "0.2"}}),
+            ))
+            .unwrap();
+        }
+    }
+    let tick = cmd(t1, json!({"type": "tick"}));
+    let mut helped = e.clone();
+    helped.set_helper(Some(derivpool_engine::Helper::new()));
+    let mut g = c.benchmark_group("tick");
+    for (name, engine) in [("one_thread", &e), ("with_helper", &helped)] {
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                || engine.clone(),
+                |mut e| {
+                    black_box(e.apply(&tick).unwrap());
+                    e
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    tick_with_and_without_helper,
     option_trades,
     cache_refresh,
     cache_refresh_with_arrays,
