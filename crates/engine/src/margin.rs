@@ -525,24 +525,31 @@ fn collateral<'a>(
 /// own margin mode) on `basis` succeeds with maintenance health ≥ 0 or no position, so that the
 /// account cannot be liquidatable. `false` says nothing.
 ///
-/// It holds for an isolated account without perps in the pools of `quote_asset`, on markets with
-/// a rate ≥ 0 and `margin_initial_multiple` ≥ 1, whose amounts are far from overflow, when its
-/// collateral at maintenance haircuts (locked collateral included) covers every short option in
-/// full — one unit of spot per written call, the strike per written put — with room to spare:
+/// It holds for an isolated account in the pools of `quote_asset`, on markets with a rate ≥ 0,
+/// `margin_initial_multiple` ≥ 1 and `skew_scale` > 0, whose amounts are far from overflow, when
+/// its collateral at maintenance haircuts (locked collateral included) covers every written
+/// option in full — one unit of spot per written call, the strike per written put — and every
+/// perp's losses, funding, borrow and maintenance margin, with room to spare:
 ///
 /// ```text
-/// collateral − Σ_shorts |size| × cover × (1 + 10⁻⁶)  ≥  10⁻⁶ × (collateral + Σ_all |size| × 2 × (spot + strike)) + 10⁻⁶
+/// collateral + Σ_perps (n·S − entry − n·ΔF − |entry|·ΔB − |n|·S·(mm + |n|/skew_scale × size factor))
+///            − Σ_shorts |size| × cover × (1 + 10⁻⁶)
+///   ≥  10⁻⁶ × (collateral + Σ magnitudes of every term) + 10⁻⁶
 /// ```
+///
+/// (ΔF, ΔB: the market's funding and borrow indexes less the position's.)
 ///
 /// Why: a long option adds size × BS ≥ 0 and needs nothing. A short adds −n × mark to the
 /// portfolio value and n × max(0, m − mark) / multiple to the maintenance requirement, where the
 /// minimum collateral m is capped at the cover and, with a rate ≥ 0, the mark is at most the
 /// cover too (a call is worth less than its spot, a put less than its strike); with a multiple
-/// ≥ 1 the two together are at most n × max(mark, m) ≤ n × cover. So maintenance health ≥
-/// collateral − Σ n × cover, and the slack on the right absorbs float sums and quantisation
-/// (relative errors near 10⁻¹⁴, units of 10⁻¹⁸). The magnitude bounds (every BS value is below
+/// ≥ 1 the two together are at most n × max(mark, m) ≤ n × cover. A perp's terms are those of
+/// `health_of` in floats (its fixed-point owed amounts and margin differ from them by units of
+/// 10⁻¹⁸). So maintenance health ≥ the left side, and the room on the right absorbs float sums
+/// and quantisation (relative errors near 10⁻¹⁴). The magnitude bounds (every BS value is below
 /// 2 × (spot + strike) when the rate is ≥ 0) keep every quantisation and sum of `health_of` far
-/// inside the fixed-point range, so it cannot fail either.
+/// inside the fixed-point range, so it cannot fail either. A property test gives accounts just
+/// less collateral than they need and checks that none is taken.
 pub fn surely_healthy(
     state: &State,
     account: &Account,
@@ -560,6 +567,7 @@ pub fn surely_healthy(
     let mut locked = 0.0;
     let mut value_bound = 0.0;
     let mut short_cover = 0.0;
+    let mut perp_net = 0.0;
     for (pool_name, positions) in &account.positions {
         let Some(pool) = state
             .pools
@@ -569,11 +577,34 @@ pub fn surely_healthy(
             continue;
         };
         for (name, pos) in positions {
-            // Perps end the test before any parsing.
-            if name.ends_with("-PERP") {
-                return false;
-            }
             locked += pos.collateral.to_f64();
+            if let Some(underlying) = name.strip_suffix("-PERP") {
+                // A name `health_of` does not read as a perp is skipped by it, and here.
+                if underlying.is_empty() || underlying.contains('-') {
+                    continue;
+                }
+                let (Some(market), Some(spot)) =
+                    (pool.markets.get(underlying), prices.get(underlying))
+                else {
+                    continue;
+                };
+                let p = &market.params;
+                if p.skew_scale <= Base::ZERO {
+                    return false;
+                }
+                let (n, s) = (pos.size.to_f64(), spot.to_f64());
+                let entry = pos.entry_value.to_f64();
+                let funding = n * (market.perp.funding_index.to_f64() - pos.funding_index.to_f64());
+                let borrow =
+                    entry.abs() * (market.perp.borrow_index.to_f64() - pos.borrow_index.to_f64());
+                let fraction = p.perp_maintenance_margin.to_f64()
+                    + n.abs() / p.skew_scale.to_f64() * p.perp_margin_size_factor.to_f64();
+                let requirement = n.abs() * s * fraction;
+                perp_net += n * s - entry - funding - borrow - requirement;
+                value_bound +=
+                    n.abs() * s + entry.abs() + funding.abs() + borrow.abs() + requirement.abs();
+                continue;
+            }
             // The expiry is not checked: a position whose name `health_of` refuses (and
             // skips) is counted here, which can only make the bound stricter.
             let Some((underlying, strike, kind)) = InstrumentRef::option_terms(name) else {
@@ -609,7 +640,7 @@ pub fn surely_healthy(
     (0.0..SMALL).contains(&coll_m)
         && coll_i.abs() < SMALL
         && value_bound < SMALL
-        && coll_m - short_cover >= ROOM * (coll_m + value_bound) + ROOM
+        && coll_m + perp_net - short_cover >= ROOM * (coll_m + value_bound) + ROOM
 }
 
 /// Minimum collateral of a short option per contract ([`crate::collateral`]) at `spot` with

@@ -919,29 +919,56 @@ fn the_shortcut_takes_long_only_and_fully_covered_isolated_accounts() {
         !surely(&account(-10, cents(spot * 0.99))),
         "0.99 × spot does not cover a written call"
     );
+    // A perp (NAMES[10], BTC-PERP) of 1.0 long entered at spot: taken with 50 % of its notional
+    // as collateral, not with 1 %.
+    let perp = |usdc: i64| {
+        build(&AccountSpec {
+            portfolio: false,
+            positions: vec![PosSpec {
+                pool: 0,
+                name: 10,
+                size: 10,
+                collateral: 0,
+                entry: cents(spot),
+                funding: 0,
+            }],
+            balances: vec![(0, usdc)],
+        })
+    };
+    let taken = perp(cents(spot * 0.5));
+    assert!(surely(&taken), "half the notional covers a perp");
+    let h = reference::health_of(&state, &taken, taken.margin, "USDC", PriceBasis::Median)
+        .expect("health");
+    assert!(h.maintenance >= Quote::ZERO, "{h:?}");
+    assert!(!surely(&perp(cents(spot * 0.01))), "1 % of the notional");
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
-    /// Isolated option accounts with collateral around the full cover of their shorts: whenever
-    /// the shortcut takes one, full health agrees that it is not under water.
+    /// Isolated accounts (options, perps, names health skips) with collateral around what
+    /// covers their written options and perp margins: whenever the shortcut takes one, full
+    /// health agrees that it is not under water.
     #[test]
     fn the_shortcut_is_sound_around_full_cover(
-        positions in prop::collection::vec((0usize..3, 0usize..10, -400i64..400, prop_oneof![Just(0i64), 0i64..2_000_000]), 1..6),
-        balance_per_short in 0i64..12_000_000,
+        positions in prop::collection::vec(pos_spec(), 1..6),
+        balance_per_unit in 0i64..12_000_000,
         other in prop::collection::vec((1usize..ASSETS.len(), -50_000i64..3_000_000), 0..2),
     ) {
-        let state = world();
-        let shorts: i64 = positions.iter().filter(|p| p.2 < 0).map(|p| -p.2).sum();
-        let mut balances = vec![(0usize, balance_per_short.saturating_mul(shorts.max(1)) / 10)];
+        let mut state = world();
+        // Funding and borrow have accrued since the positions' last settlement.
+        for pool in state.pools.values_mut() {
+            for m in pool.markets.values_mut() {
+                m.perp.funding_index = Price::from_int(7);
+                m.perp.borrow_index = Ratio::from_f64(0.002, derivpool_types::Rounding::Down).unwrap();
+            }
+        }
+        let units: i64 = positions.iter().map(|p| p.size.abs()).sum();
+        let mut balances = vec![(0usize, balance_per_unit.saturating_mul(units.max(1)) / 10)];
         balances.extend(other);
         let a = build(&AccountSpec {
             portfolio: false,
-            positions: positions
-                .iter()
-                .map(|&(pool, name, size, collateral)| PosSpec { pool, name, size, collateral, entry: 0, funding: 0 })
-                .collect(),
+            positions,
             balances,
         });
         for quote in ["USDC", "DAI"] {
@@ -953,5 +980,34 @@ proptest! {
                 );
             }
         }
+    }
+
+    /// The shortcut is tight enough to matter and never loose: an isolated account given just
+    /// less collateral than it needs (health is linear in its quote balance) is never taken.
+    #[test]
+    fn the_shortcut_never_takes_an_account_just_under_water(
+        positions in prop::collection::vec(pos_spec(), 1..6),
+        short_by_cents in 2i64..200_000,
+    ) {
+        let mut state = world();
+        for pool in state.pools.values_mut() {
+            for m in pool.markets.values_mut() {
+                m.perp.funding_index = Price::from_int(900);
+                m.perp.borrow_index = Ratio::from_f64(0.02, derivpool_types::Rounding::Down).unwrap();
+            }
+        }
+        let spec = AccountSpec { portfolio: false, positions, balances: vec![] };
+        let Ok(h0) = reference::health_of(&state, &build(&spec), MarginMode::Isolated, "USDC", PriceBasis::Median) else {
+            return Ok(());
+        };
+        prop_assume!(h0.has_positions);
+        let balance = (-h0.maintenance.to_f64() * 100.0).floor() as i64 - short_by_cents;
+        let a = build(&AccountSpec { balances: vec![(0, balance)], ..spec });
+        let h = reference::health_of(&state, &a, a.margin, "USDC", PriceBasis::Median).unwrap();
+        prop_assume!(h.maintenance < Quote::ZERO);
+        prop_assert!(
+            !margin::surely_healthy(&state, &a, "USDC", PriceBasis::Median),
+            "took an account whose health is {h:?}"
+        );
     }
 }
