@@ -5,8 +5,10 @@
 //! on within minutes. `liquidatable_since` starts the auction clock (set by the first `tick` or
 //! `liquidate` that sees the account under water; cleared when it recovers). The tick's scan
 //! skips the health evaluation of accounts that cannot be under water
-//! ([`crate::margin::surely_healthy`]: isolated, long options only) and writes only the accounts
-//! whose mark changes.
+//! ([`crate::margin::surely_healthy`]: isolated, with written options covered in full and perps
+//! with room to spare) and writes only the accounts whose mark changes. The scan only reads the
+//! state the tick starts from, so it can run on a helper thread ([`judge_with`],
+//! [`crate::helper`]).
 //!
 //! **Auction.** The liquidator buys a fraction f of the account — f of every position in the
 //! pools of that quote asset, f of every collateral balance and f of locked collateral — for
