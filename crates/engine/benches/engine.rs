@@ -130,12 +130,11 @@ fn cache_refresh(c: &mut Criterion) {
             || market.boards.clone(),
             |mut boards| {
                 for board in boards.values_mut() {
-                    let ctx = derivpool_engine::pricing_ctx::BoardCtx::new(
+                    let ctx = derivpool_engine::pricing_ctx::BoardCtx::for_board(
                         &state.oracle,
                         &market.params,
                         "BTC",
-                        &board.expiry.clone(),
-                        board.expiry_t,
+                        board,
                         t,
                     )
                     .unwrap();
@@ -172,12 +171,11 @@ fn cache_refresh_with_arrays(c: &mut Criterion) {
             || held.clone(),
             |mut boards| {
                 for board in boards.values_mut() {
-                    let ctx = derivpool_engine::pricing_ctx::BoardCtx::new(
+                    let ctx = derivpool_engine::pricing_ctx::BoardCtx::for_board(
                         &state.oracle,
                         &params,
                         "BTC",
-                        &board.expiry.clone(),
-                        board.expiry_t,
+                        board,
                         t,
                     )
                     .unwrap();

@@ -44,7 +44,7 @@ pub struct Contribution {
 
 /// The terms a strike contributes to its board's aggregates.
 pub fn contribution(s: &Strike) -> Result<Contribution, MathError> {
-    if s.pool_calls == Base::ZERO && s.pool_puts == Base::ZERO {
+    if s.pool_holds_nothing() {
         // Every term is a product with a zero position.
         return Ok(Contribution::default());
     }
@@ -241,11 +241,9 @@ pub fn refresh_board(
 ) -> Result<Quote, MathError> {
     let (lock_change, due) = refresh_greeks(board, ctx, now, params)?;
     for (k, anchor) in due {
-        let (calls, puts) = crate::pool_risk::values_at(k, board.expiry_t, &anchor, params)?;
+        let values = crate::pool_risk::values_at(k, board.expiry_t, &anchor, params)?;
         let s = board.strikes.get_mut(&k).expect("strike listed");
-        s.scenario_call = calls;
-        s.scenario_put = puts;
-        s.scenario_anchor = anchor;
+        s.set_scenario_values(values, anchor);
     }
     Ok(lock_change)
 }
@@ -272,10 +270,8 @@ pub fn refresh_greeks(
         let vol = refresh_vol(base, s, ctx, now, params);
         s.greeks = cached_greeks(ctx, s.strike, vol)?;
         if scenarios_due(s, scenario_count, spot, vol, now, expiry_t, params) {
-            if s.pool_calls == Base::ZERO && s.pool_puts == Base::ZERO {
-                s.scenario_call = Default::default();
-                s.scenario_put = Default::default();
-                s.scenario_anchor = ScenarioAnchor::default();
+            if s.pool_holds_nothing() {
+                s.set_scenario_values(Default::default(), ScenarioAnchor::default());
             } else {
                 let anchor = ScenarioAnchor {
                     t: now,

@@ -103,9 +103,9 @@ impl Engine {
         }
     }
 
-    /// Runs each tick's liquidation scan on `helper`'s thread while the rest of the tick runs
-    /// on this one ([`crate::helper`]: the same results either way); `None` runs everything
-    /// here (the default).
+    /// Runs each tick's liquidation scan and due stress values on `helper`'s thread while the
+    /// rest of the tick runs on this one ([`crate::helper`]: the same results either way);
+    /// `None` runs everything here (the default).
     pub fn set_helper(&mut self, helper: Option<crate::helper::Helper>) {
         self.helper = helper;
     }
@@ -913,12 +913,11 @@ fn refresh_caches(
     let mut lock_change = Quote::ZERO;
     for (underlying, market) in pool.markets.iter_mut() {
         for board in market.boards.values_mut() {
-            let Ok(ctx) = crate::pricing_ctx::BoardCtx::new(
+            let Ok(ctx) = crate::pricing_ctx::BoardCtx::for_board(
                 oracle,
                 &market.params,
                 underlying,
-                &board.expiry,
-                board.expiry_t,
+                board,
                 now,
             ) else {
                 continue;

@@ -7,7 +7,11 @@
 //! the tick reads `liquidatable_since`, the only field the scan writes, so the scan's marks can be
 //! judged on the starting state while the rest runs, and written at the end: the result (state,
 //! events, rejects) is exactly that of running them one after the other, and a [`Helper`]
-//! changes no outcome, only where the work runs.
+//! changes no outcome, only where the work runs. The stress values the refresh finds due are
+//! likewise read by nothing else in the tick: the helper prices them ahead from the starting
+//! state ([`crate::pool_risk::price_due_ahead`]), and a value is used only if the refresh asks
+//! for exactly it. [`Helper::map`] shares such lists between the two threads, so whichever
+//! finishes its part first takes the other's remaining pieces.
 //!
 //! The helper is a one-thread [`micropool`] pool whose worker keeps spinning for a while after
 //! each job instead of going to sleep: a simulation ticks every ~100 µs, and waking a sleeping

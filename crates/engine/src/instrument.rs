@@ -147,7 +147,7 @@ impl<'a> InstrumentRef<'a> {
         }
         // '-' is ASCII, so every split point is a char boundary.
         match n {
-            1 if dashes[0] > 0 && &name[dashes[0] + 1..] == "PERP" => Ok(InstrumentRef::Perp {
+            1 if Self::perp_underlying(name).is_some() => Ok(InstrumentRef::Perp {
                 underlying: &name[..dashes[0]],
             }),
             3 if dashes[0] > 0 => {
@@ -175,6 +175,13 @@ impl<'a> InstrumentRef<'a> {
             }
             _ => Err(err("wrong number of parts".into())),
         }
+    }
+
+    /// The underlying of a perp name (`UNDERLYING-PERP`, the underlying non-empty and without
+    /// a dash), without building the whole [`InstrumentRef`].
+    pub fn perp_underlying(name: &'a str) -> Option<&'a str> {
+        name.strip_suffix("-PERP")
+            .filter(|u| !u.is_empty() && !u.contains('-'))
     }
 
     /// The underlying, strike and kind of an option name, without validating its expiry code

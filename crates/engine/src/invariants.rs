@@ -38,13 +38,7 @@ pub fn check(state: &State) -> Vec<String> {
 /// Invariant 6: initial requirement ≥ maintenance requirement and initial health ≤ maintenance
 /// health, for every account with positions.
 fn health_ordering(state: &State, v: &mut Vec<String>) {
-    let mut quote_assets: Vec<&str> = state
-        .pools
-        .values()
-        .map(|p| p.quote_asset.as_str())
-        .collect();
-    quote_assets.sort_unstable();
-    quote_assets.dedup();
+    let quote_assets = state.quote_assets();
     for (name, acc) in &state.accounts {
         if acc.positions.is_empty() {
             continue;

@@ -98,13 +98,7 @@ pub fn judge_with(
     now: u64,
     helper: Option<&crate::helper::Helper>,
 ) -> Result<Vec<Mark>, MathError> {
-    let mut quote_assets: Vec<&str> = state
-        .pools
-        .values()
-        .map(|p| p.quote_asset.as_str())
-        .collect();
-    quote_assets.sort_unstable();
-    quote_assets.dedup();
+    let quote_assets = state.quote_assets();
     let accounts: Vec<(&String, &Account)> = state
         .accounts
         .iter()

@@ -578,11 +578,11 @@ pub fn surely_healthy(
         };
         for (name, pos) in positions {
             locked += pos.collateral.to_f64();
-            if let Some(underlying) = name.strip_suffix("-PERP") {
+            if name.ends_with("-PERP") {
                 // A name `health_of` does not read as a perp is skipped by it, and here.
-                if underlying.is_empty() || underlying.contains('-') {
+                let Some(underlying) = InstrumentRef::perp_underlying(name) else {
                     continue;
-                }
+                };
                 let (Some(market), Some(spot)) =
                     (pool.markets.get(underlying), prices.get(underlying))
                 else {

@@ -38,7 +38,7 @@ use crate::pricing_ctx::BoardCtx;
 use crate::pricing_ctx::YEAR_S;
 use crate::state::{Board, Market, Pool, RiskArray, ScenarioAnchor, State, Strike};
 use derivpool_pricing::{BsmGrid, GridSpot, OptionKind};
-use derivpool_types::{Base, Fixed, MathError, Price, Quote, Ratio, Rounding};
+use derivpool_types::{Fixed, MathError, Price, Quote, Ratio, Rounding};
 
 /// An option position change: (expiry time, strike, kind, Δ contracts for the pool).
 pub type OptionChange = (u64, Price, OptionKind, f64);
@@ -200,42 +200,22 @@ pub fn price_due_ahead(
     for (pool_name, pool) in &state.pools {
         for (underlying, market) in &pool.markets {
             let p = &market.params;
-            let count = scenario_count(p);
             for board in market.boards.values() {
-                let Ok(ctx) = BoardCtx::new(
-                    &state.oracle,
-                    p,
-                    underlying,
-                    &board.expiry,
-                    board.expiry_t,
-                    now,
-                ) else {
+                let Ok(ctx) = BoardCtx::for_board(&state.oracle, p, underlying, board, now) else {
                     continue;
                 };
-                let Ok(spot) = Price::from_f64(ctx.spot, Rounding::Up) else {
-                    continue;
-                };
-                let base = crate::cache::base_offset(board, now, p);
-                for s in board.strikes.values() {
-                    if s.pool_calls == Base::ZERO && s.pool_puts == Base::ZERO {
-                        continue;
-                    }
-                    let vol = crate::cache::refresh_vol(base, s, &ctx, now, p);
-                    if !crate::cache::scenarios_due(s, count, spot, vol, now, board.expiry_t, p) {
-                        continue;
-                    }
-                    let Ok(vol) = Ratio::from_f64(vol, Rounding::Down) else {
-                        continue;
-                    };
-                    let due = DueValues {
-                        pool: pool_name.clone(),
-                        underlying: underlying.clone(),
-                        expiry_t: board.expiry_t,
-                        strike: s.strike,
-                        anchor: ScenarioAnchor { t: now, spot, vol },
-                    };
-                    plan.push((due, p));
-                }
+                plan.extend(due_at_refresh(board, &ctx, now, p).into_iter().map(
+                    |(strike, anchor)| {
+                        let due = DueValues {
+                            pool: pool_name.clone(),
+                            underlying: underlying.clone(),
+                            expiry_t: board.expiry_t,
+                            strike,
+                            anchor,
+                        };
+                        (due, p)
+                    },
+                ));
             }
         }
     }
@@ -248,6 +228,33 @@ pub fn price_due_ahead(
         .into_iter()
         .flatten()
         .collect()
+}
+
+/// The strikes of `board` the pool holds whose values a refresh in `ctx` at `now` will find due,
+/// with the anchor it will give them (the refresh's spot and the strike's new mark vol, as
+/// [`crate::cache::refresh_greeks`] stores them).
+fn due_at_refresh(
+    board: &Board,
+    ctx: &BoardCtx,
+    now: u64,
+    p: &Params,
+) -> Vec<(Price, ScenarioAnchor)> {
+    let Ok(spot) = Price::from_f64(ctx.spot, Rounding::Up) else {
+        return Vec::new();
+    };
+    let base = crate::cache::base_offset(board, now, p);
+    let count = scenario_count(p);
+    let mut due = Vec::new();
+    for s in board.strikes.values().filter(|s| !s.pool_holds_nothing()) {
+        let vol = crate::cache::refresh_vol(base, s, ctx, now, p);
+        if !crate::cache::scenarios_due(s, count, spot, vol, now, board.expiry_t, p) {
+            continue;
+        }
+        if let Ok(vol) = Ratio::from_f64(vol, Rounding::Down) {
+            due.push((s.strike, ScenarioAnchor { t: now, spot, vol }));
+        }
+    }
+    due
 }
 
 /// Stores the scenario values of every entry of `due` (in order): the one priced `ahead` for
@@ -265,7 +272,7 @@ pub fn write_due(
         else {
             continue;
         };
-        let (calls, puts) = match ahead.iter().position(|(a, _)| *a == d) {
+        let values = match ahead.iter().position(|(a, _)| *a == d) {
             Some(i) => ahead.swap_remove(i).1,
             None => values_at(d.strike, d.expiry_t, &d.anchor, &market.params)?,
         };
@@ -274,9 +281,7 @@ pub fn write_due(
             .get_mut(&d.expiry_t)
             .and_then(|b| b.strikes.get_mut(&d.strike))
         {
-            s.scenario_call = calls;
-            s.scenario_put = puts;
-            s.scenario_anchor = d.anchor;
+            s.set_scenario_values(values, d.anchor);
         }
     }
     Ok(())
@@ -293,19 +298,14 @@ pub fn price_missing(pool: &mut Pool) -> Result<(), MathError> {
             let missing: Vec<Price> = b
                 .strikes
                 .values()
-                .filter(|s| {
-                    s.scenario_call.len() != count
-                        && (s.pool_calls != Base::ZERO || s.pool_puts != Base::ZERO)
-                })
+                .filter(|s| s.scenario_call.len() != count && !s.pool_holds_nothing())
                 .map(|s| s.strike)
                 .collect();
             for k in missing {
                 if let Some((calls, puts, anchor)) = anchored_values(b, &b.strikes[&k], &m.params)?
                 {
                     let s = b.strikes.get_mut(&k).expect("strike listed");
-                    s.scenario_call = calls;
-                    s.scenario_put = puts;
-                    s.scenario_anchor = anchor;
+                    s.set_scenario_values((calls, puts), anchor);
                 }
             }
         }

@@ -6,7 +6,7 @@
 
 use crate::oracle::{svi_raw, vol_at};
 use crate::params::Params;
-use crate::state::Oracle;
+use crate::state::{Board, Oracle};
 use derivpool_pricing::{bsm_greeks, bsm_greeks_call_put, BsmInputs, Greeks, OptionKind, SviRaw};
 use derivpool_types::{Fixed, Price, Ratio};
 
@@ -29,6 +29,24 @@ pub struct BoardCtx {
 }
 
 impl BoardCtx {
+    /// [`BoardCtx::new`] for a listed board of `underlying`.
+    pub fn for_board(
+        oracle: &Oracle,
+        params: &Params,
+        underlying: &str,
+        board: &Board,
+        now: u64,
+    ) -> Result<BoardCtx, &'static str> {
+        BoardCtx::new(
+            oracle,
+            params,
+            underlying,
+            &board.expiry,
+            board.expiry_t,
+            now,
+        )
+    }
+
     /// Builds the context, or says what is missing (`"spot"` or `"vol"`).
     pub fn new(
         oracle: &Oracle,

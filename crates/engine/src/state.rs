@@ -42,6 +42,20 @@ pub struct State {
     pub governance: Arc<crate::governance::Governance>,
 }
 
+impl State {
+    /// The pools' quote assets, each once, in name order.
+    pub fn quote_assets(&self) -> Vec<&str> {
+        let mut assets: Vec<&str> = self
+            .pools
+            .values()
+            .map(|p| p.quote_asset.as_str())
+            .collect();
+        assets.sort_unstable();
+        assets.dedup();
+        assets
+    }
+}
+
 /// Money crossing the engine's boundary for one asset.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExternalFlows {
@@ -152,6 +166,24 @@ pub struct Strike {
     /// spot, the mark vol or the time has moved far enough: [`crate::cache::scenarios_due`]).
     #[serde(default)]
     pub scenario_anchor: ScenarioAnchor,
+}
+
+impl Strike {
+    /// Whether the pool holds neither the call nor the put.
+    pub fn pool_holds_nothing(&self) -> bool {
+        self.pool_calls == Base::ZERO && self.pool_puts == Base::ZERO
+    }
+
+    /// Stores the strike's stress-scenario values and where they were priced.
+    pub fn set_scenario_values(
+        &mut self,
+        (calls, puts): (RiskArray, RiskArray),
+        at: ScenarioAnchor,
+    ) {
+        self.scenario_call = calls;
+        self.scenario_put = puts;
+        self.scenario_anchor = at;
+    }
 }
 
 /// Per-contract values of one series under every stress scenario (a risk array), shared between

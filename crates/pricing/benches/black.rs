@@ -16,6 +16,17 @@ use std::hint::black_box;
 
 const BATCH: usize = 1024;
 
+/// Times `f` over every item of `items`, summing its results so that none is optimised away.
+fn sum_over<T>(b: &mut criterion::Bencher, items: &[T], f: impl Fn(&T) -> f64) {
+    b.iter(|| {
+        let mut acc = 0.0;
+        for i in black_box(items) {
+            acc += f(i);
+        }
+        black_box(acc)
+    })
+}
+
 /// Deterministic varied inputs: moneyness 0.6..1.6, t 1 day..2 years, vol 10..150 %.
 fn bsm_batch() -> Vec<BsmInputs> {
     let mut state: u64 = 0x2545_F491_4F6C_DD1D;
@@ -59,101 +70,73 @@ fn black76_batch() -> Vec<Black76Inputs> {
 fn bench(c: &mut Criterion) {
     let bsm = bsm_batch();
     let b76 = black76_batch();
-    let bsm_prices: Vec<f64> = bsm.iter().map(|i| bsm_greeks(i).unwrap().price).collect();
-    let b76_prices: Vec<f64> = b76
+    // Each option with its price, for the implied-vol benches.
+    let bsm_priced: Vec<(BsmInputs, f64)> = bsm
         .iter()
-        .map(|i| black76_greeks(i).unwrap().price)
+        .map(|i| (*i, bsm_greeks(i).unwrap().price))
+        .collect();
+    let b76_priced: Vec<(Black76Inputs, f64)> = b76
+        .iter()
+        .map(|i| (*i, black76_greeks(i).unwrap().price))
         .collect();
 
     let mut g = c.benchmark_group("per_batch_of_1024");
     g.throughput(Throughput::Elements(BATCH as u64));
     g.bench_function("bsm_price_and_greeks", |b| {
-        b.iter(|| {
-            let mut acc = 0.0;
-            for i in black_box(&bsm) {
-                let g = bsm_greeks(black_box(i)).unwrap();
-                acc += g.price + g.delta + g.gamma + g.vega + g.theta + g.rho;
-            }
-            black_box(acc)
+        sum_over(b, &bsm, |i| {
+            let g = bsm_greeks(black_box(i)).unwrap();
+            g.price + g.delta + g.gamma + g.vega + g.theta + g.rho
         })
     });
     g.bench_function("bsm_all_greeks", |b| {
-        b.iter(|| {
-            let mut acc = 0.0;
-            for i in black_box(&bsm) {
-                let g = bsm_greeks(black_box(i)).unwrap();
-                acc += g.price + g.delta + g.gamma + g.vega + g.theta + g.rho + g.vanna + g.volga;
-            }
-            black_box(acc)
+        sum_over(b, &bsm, |i| {
+            let g = bsm_greeks(black_box(i)).unwrap();
+            g.price + g.delta + g.gamma + g.vega + g.theta + g.rho + g.vanna + g.volga
         })
     });
     // The greek cache's per-strike work: the call's and the put's Greeks (two calls versus one
     // shared evaluation; the batch's kinds are ignored, both kinds are priced at every point).
     g.bench_function("bsm_greeks_call_and_put_separately", |b| {
-        b.iter(|| {
-            let mut acc = 0.0;
-            for i in black_box(&bsm) {
-                let c = bsm_greeks(&BsmInputs {
-                    kind: OptionKind::Call,
-                    ..*black_box(i)
-                })
-                .unwrap();
-                let p = bsm_greeks(&BsmInputs {
-                    kind: OptionKind::Put,
-                    ..*black_box(i)
-                })
-                .unwrap();
-                acc += c.price + c.delta + c.vega + p.price + p.delta + p.theta;
-            }
-            black_box(acc)
+        sum_over(b, &bsm, |i| {
+            let c = bsm_greeks(&BsmInputs {
+                kind: OptionKind::Call,
+                ..*black_box(i)
+            })
+            .unwrap();
+            let p = bsm_greeks(&BsmInputs {
+                kind: OptionKind::Put,
+                ..*black_box(i)
+            })
+            .unwrap();
+            c.price + c.delta + c.vega + p.price + p.delta + p.theta
         })
     });
     g.bench_function("bsm_greeks_call_put_shared", |b| {
-        b.iter(|| {
-            let mut acc = 0.0;
-            for i in black_box(&bsm) {
-                let (c, p) = bsm_greeks_call_put(black_box(i)).unwrap();
-                acc += c.price + c.delta + c.vega + p.price + p.delta + p.theta;
-            }
-            black_box(acc)
+        sum_over(b, &bsm, |i| {
+            let (c, p) = bsm_greeks_call_put(black_box(i)).unwrap();
+            c.price + c.delta + c.vega + p.price + p.delta + p.theta
         })
     });
     g.bench_function("black76_price_and_greeks", |b| {
-        b.iter(|| {
-            let mut acc = 0.0;
-            for i in black_box(&b76) {
-                let g = black76_greeks(black_box(i)).unwrap();
-                acc += g.price + g.delta + g.gamma + g.vega + g.theta + g.rho;
-            }
-            black_box(acc)
+        sum_over(b, &b76, |i| {
+            let g = black76_greeks(black_box(i)).unwrap();
+            g.price + g.delta + g.gamma + g.vega + g.theta + g.rho
         })
     });
     g.bench_function("inverse_price_and_greeks", |b| {
-        b.iter(|| {
-            let mut acc = 0.0;
-            for i in black_box(&b76) {
-                let g = inverse_greeks(i.kind, i.forward, i.strike, i.t, i.vol).unwrap();
-                acc += g.price + g.delta + g.gamma + g.vega + g.theta + g.rho;
-            }
-            black_box(acc)
+        sum_over(b, &b76, |i| {
+            let g = inverse_greeks(i.kind, i.forward, i.strike, i.t, i.vol).unwrap();
+            g.price + g.delta + g.gamma + g.vega + g.theta + g.rho
         })
     });
     g.bench_function("implied_vol_bsm", |b| {
-        b.iter(|| {
-            let mut acc = 0.0;
-            for (i, &p) in black_box(&bsm).iter().zip(black_box(&bsm_prices)) {
-                acc += implied_vol_bsm(i.kind, p, i.spot, i.strike, i.t, i.rate, i.div).unwrap();
-            }
-            black_box(acc)
+        sum_over(b, &bsm_priced, |(i, p)| {
+            implied_vol_bsm(i.kind, *p, i.spot, i.strike, i.t, i.rate, i.div).unwrap()
         })
     });
     g.bench_function("implied_vol_black76", |b| {
-        b.iter(|| {
-            let mut acc = 0.0;
-            for (i, &p) in black_box(&b76).iter().zip(black_box(&b76_prices)) {
-                acc += implied_vol_black76(i.kind, p, i.forward, i.strike, i.t, i.rate).unwrap();
-            }
-            black_box(acc)
+        sum_over(b, &b76_priced, |(i, p)| {
+            implied_vol_black76(i.kind, *p, i.forward, i.strike, i.t, i.rate).unwrap()
         })
     });
     g.finish();
@@ -167,25 +150,23 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("stress_grid_1024_strikes_x_29_points");
     g.throughput(Throughput::Elements((BATCH * shocks.len()) as u64));
     g.bench_function("bsm_grid_call_put", |b| {
-        b.iter(|| {
+        sum_over(b, &bsm, |i| {
+            let grid = BsmGrid::new(i.strike, i.t, i.rate, i.div).unwrap();
+            let mut last = None;
             let mut acc = 0.0;
-            for i in black_box(&bsm) {
-                let grid = BsmGrid::new(i.strike, i.t, i.rate, i.div).unwrap();
-                let mut last = None;
-                for &(shock, mult) in &shocks {
-                    let point = match last {
-                        Some((s, p)) if s == shock => p,
-                        _ => {
-                            let p = grid.at_spot(i.spot * (1.0 + shock));
-                            last = Some((shock, p));
-                            p
-                        }
-                    };
-                    let (c, p) = grid.call_put(&point, i.vol * mult);
-                    acc += c + p;
-                }
+            for &(shock, mult) in &shocks {
+                let point = match last {
+                    Some((s, p)) if s == shock => p,
+                    _ => {
+                        let p = grid.at_spot(i.spot * (1.0 + shock));
+                        last = Some((shock, p));
+                        p
+                    }
+                };
+                let (c, p) = grid.call_put(&point, i.vol * mult);
+                acc += c + p;
             }
-            black_box(acc)
+            acc
         })
     });
     g.finish();

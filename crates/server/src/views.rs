@@ -30,7 +30,7 @@ pub fn pool(engine: &Engine, seq: u64, name: &str, now: u64) -> Result<String, A
         let spot = derivpool_engine::nav::mark_price(state, u);
         let mut boards = Vec::new();
         for b in m.boards.values() {
-            let ctx = BoardCtx::new(&state.oracle, &m.params, u, &b.expiry, b.expiry_t, now).ok();
+            let ctx = BoardCtx::for_board(&state.oracle, &m.params, u, b, now).ok();
             let strikes: Vec<Value> = b
                 .strikes
                 .values()

@@ -89,9 +89,10 @@ pub struct SimConfig {
     pub strikes: usize,
     /// Invariant checking.
     pub invariant_check: InvariantCheck,
-    /// Runs each tick's liquidation scan on a second core ([`derivpool_engine::helper`]): the
-    /// same results, sooner, for one run on an otherwise idle machine (`derivpool simulate`);
-    /// off for sweeps, which run one simulation per core.
+    /// Uses a second core ([`derivpool_engine::helper`]: each tick's liquidation scan and due
+    /// stress values, the arbitrageur's second quote): the same results, sooner, for one run on
+    /// an otherwise idle machine (`derivpool simulate`); off for sweeps, which run one
+    /// simulation per core.
     pub spare_core: bool,
 }
 
