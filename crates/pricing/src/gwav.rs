@@ -149,10 +149,28 @@ impl Gwav {
     /// `now` is at or after the latest observation. `now` before the latest observation averages
     /// over the history up to `now`. NaN when empty.
     pub fn gwav(&self, now: u64, period_s: u64) -> f64 {
-        let Some(first) = self.obs.front() else {
+        let (Some(first), Some(last)) = (self.obs.front(), self.obs.back()) else {
             return f64::NAN;
         };
+        // The usual query: the whole period after the latest observation, where the value is
+        // constant. The average is then that value, exactly as the search below finds it
+        // (q rises by ln·dt over the period, and ln·dt / dt = ln), without the search.
         let start = now.saturating_sub(period_s).max(first.t);
+        if start >= last.t
+            && now > start
+            && last
+                .ln_value
+                .checked_mul(i128::from(now - last.t))
+                .is_some_and(|d| last.q.checked_add(d).is_some())
+        {
+            return exp_fixed(last.ln_value);
+        }
+        self.gwav_by_search(now, start)
+    }
+
+    /// [`Gwav::gwav`] over [start, now] (start ≥ the oldest observation) by searching the
+    /// segments that contain both ends.
+    fn gwav_by_search(&self, now: u64, start: u64) -> f64 {
         if now <= start {
             return exp_fixed(self.segment(now).ln_value);
         }
@@ -219,6 +237,45 @@ mod tests {
         // Near 1 the rounding to an integer matters: 0.4e-18 of ln rounds to 0.
         assert_eq!(quantise_ln(1.0 + f64::EPSILON), Some(222));
         assert_eq!(quantise_ln(1.0 - f64::EPSILON / 2.0), Some(-111));
+    }
+
+    /// The shortcut for a period after the latest observation gives bit for bit what the
+    /// search gives, for random histories and queries before, inside and after them.
+    #[test]
+    fn the_shortcut_equals_the_search() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut shortcuts = 0;
+        for _ in 0..5_000 {
+            let t0 = 1_700_000_000 + next() % 1_000_000;
+            let mut g = Gwav::new(
+                t0,
+                0.5 + (next() % 1000) as f64 / 500.0,
+                2 + (next() % 6) as usize,
+            );
+            let mut t = t0;
+            for _ in 0..next() % 8 {
+                t += next() % 20_000;
+                g.record(t, 0.2 + (next() % 1000) as f64 / 300.0);
+            }
+            for _ in 0..20 {
+                let now = t0.saturating_sub(5_000) + next() % (t - t0 + 90_000);
+                let period = [0, 1, 600, 3_600, 86_400, next() % 200_000][(next() % 6) as usize];
+                let first = g.obs.front().expect("not empty").t;
+                let start = now.saturating_sub(period).max(first);
+                let (fast, slow) = (g.gwav(now, period), g.gwav_by_search(now, start));
+                assert_eq!(fast.to_bits(), slow.to_bits(), "now {now} period {period}");
+                shortcuts +=
+                    usize::from(start >= g.obs.back().expect("not empty").t && now > start);
+            }
+        }
+        // Both kinds of query were asked.
+        assert!(shortcuts > 10_000 && shortcuts < 90_000, "{shortcuts}");
     }
 
     #[test]
