@@ -202,6 +202,10 @@ impl Gwav {
     /// The observation in effect at `tau`: the last with t ≤ tau, or the oldest one if tau is
     /// before it. Only called when not empty.
     fn segment(&self, tau: u64) -> Observation {
+        // At or after the latest observation (where `now` usually is) no search is needed.
+        if let Some(last) = self.obs.back().filter(|o| o.t <= tau) {
+            return *last;
+        }
         let i = self.obs.partition_point(|o| o.t <= tau);
         let idx = i.saturating_sub(1);
         self.obs.get(idx).copied().unwrap_or(Observation {
