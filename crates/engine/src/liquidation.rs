@@ -59,7 +59,23 @@ fn account_is_liquidatable(
     acc: &Account,
     quote_asset: &str,
 ) -> Result<bool, MathError> {
-    if margin::surely_healthy(state, acc, quote_asset, PriceBasis::Median) {
+    account_is_liquidatable_with(
+        state,
+        acc,
+        quote_asset,
+        margin::PriceCache::new(state, PriceBasis::Median),
+    )
+}
+
+/// [`account_is_liquidatable`] with median prices from `prices` (the scan looks each
+/// underlying up once).
+fn account_is_liquidatable_with<'a>(
+    state: &'a State,
+    acc: &'a Account,
+    quote_asset: &str,
+    prices: margin::PriceCache<'a>,
+) -> Result<bool, MathError> {
+    if margin::surely_healthy_with(state, acc, quote_asset, prices) {
         return Ok(false);
     }
     let at_median = health_of(state, acc, acc.margin, quote_asset, PriceBasis::Median)?;
@@ -104,10 +120,11 @@ pub fn judge_with(
         .iter()
         .filter(|(_, acc)| !acc.positions.is_empty())
         .collect();
+    let prices = margin::PriceCache::of_listed(state, PriceBasis::Median);
     let judge_one = |(name, acc): &(&String, &Account)| -> Result<Option<Mark>, MathError> {
         let mut under = false;
         for q in &quote_assets {
-            under |= account_is_liquidatable(state, acc, q)?;
+            under |= account_is_liquidatable_with(state, acc, q, prices.clone())?;
         }
         let since = if under {
             Some(acc.liquidatable_since.unwrap_or(now))

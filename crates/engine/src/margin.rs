@@ -268,7 +268,8 @@ fn for_each_balance<'a>(
 
 /// Prices looked up during one health evaluation, each asset once (the state does not change
 /// during it, so a repeated lookup would give the same price).
-struct PriceCache<'a> {
+#[derive(Clone)]
+pub(crate) struct PriceCache<'a> {
     state: &'a State,
     basis: PriceBasis,
     entries: [(&'a str, Option<Price>); 4],
@@ -276,13 +277,25 @@ struct PriceCache<'a> {
 }
 
 impl<'a> PriceCache<'a> {
-    fn new(state: &'a State, basis: PriceBasis) -> Self {
+    pub(crate) fn new(state: &'a State, basis: PriceBasis) -> Self {
         PriceCache {
             state,
             basis,
             entries: [("", None); 4],
             len: 0,
         }
+    }
+
+    /// A cache holding the price of every listed underlying already (the first four), for
+    /// many evaluations on the same state: each copy starts with them looked up.
+    pub(crate) fn of_listed(state: &'a State, basis: PriceBasis) -> Self {
+        let mut cache = PriceCache::new(state, basis);
+        for pool in state.pools.values() {
+            for underlying in pool.markets.keys() {
+                cache.get(underlying);
+            }
+        }
+        cache
     }
 
     fn get(&mut self, asset: &'a str) -> Option<Price> {
@@ -556,6 +569,17 @@ pub fn surely_healthy(
     quote_asset: &str,
     basis: PriceBasis,
 ) -> bool {
+    surely_healthy_with(state, account, quote_asset, PriceCache::new(state, basis))
+}
+
+/// [`surely_healthy`] with prices on `prices`' basis, some perhaps looked up already
+/// ([`PriceCache::of_listed`]: the scan looks each underlying up once, not once per account).
+pub(crate) fn surely_healthy_with<'a>(
+    state: &'a State,
+    account: &'a Account,
+    quote_asset: &str,
+    mut prices: PriceCache<'a>,
+) -> bool {
     /// Far inside the fixed-point range (about 1.7e20 quote).
     const SMALL: f64 = 1e18;
     if account.margin != MarginMode::Isolated {
@@ -563,7 +587,9 @@ pub fn surely_healthy(
     }
     /// Relative room for float error in the sums of `health_of`.
     const ROOM: f64 = 1e-6;
-    let mut prices = PriceCache::new(state, basis);
+    // The market and spot of the underlying of the previous option position (an account's
+    // options are mostly on one underlying): looked up, and its parameters checked, once.
+    let mut last_market: Option<(&str, Option<(&Params, f64)>)>;
     let mut locked = 0.0;
     let mut value_bound = 0.0;
     let mut short_cover = 0.0;
@@ -576,6 +602,8 @@ pub fn surely_healthy(
         else {
             continue;
         };
+        // Markets are per pool.
+        last_market = None;
         for (name, pos) in positions {
             locked += pos.collateral.to_f64();
             if name.ends_with("-PERP") {
@@ -610,22 +638,31 @@ pub fn surely_healthy(
             let Some((underlying, strike, kind)) = InstrumentRef::option_terms(name) else {
                 continue;
             };
-            let Some(market) = pool.markets.get(underlying) else {
+            let terms = match last_market {
+                Some((u, terms)) if u == underlying => terms,
+                _ => {
+                    let terms = match (pool.markets.get(underlying), prices.get(underlying)) {
+                        (Some(market), Some(spot)) => Some((&market.params, spot.to_f64())),
+                        _ => None,
+                    };
+                    if let Some((p, _)) = terms {
+                        let cap = p.upnl_initial_cap.to_f64();
+                        if p.rate < derivpool_types::Ratio::ZERO
+                            || !(0.0..=1e3).contains(&cap)
+                            || p.margin_initial_multiple < derivpool_types::Ratio::ONE
+                        {
+                            return false;
+                        }
+                    }
+                    last_market = Some((underlying, terms));
+                    terms
+                }
+            };
+            let Some((_, spot)) = terms else {
                 continue;
             };
-            let Some(spot) = prices.get(underlying) else {
-                continue;
-            };
-            let p = &market.params;
-            let cap = p.upnl_initial_cap.to_f64();
-            if p.rate < derivpool_types::Ratio::ZERO
-                || !(0.0..=1e3).contains(&cap)
-                || p.margin_initial_multiple < derivpool_types::Ratio::ONE
-            {
-                return false;
-            }
             let size = pos.size.to_f64();
-            let (spot, strike) = (spot.to_f64(), strike.to_f64());
+            let strike = strike.to_f64();
             value_bound += size.abs() * 2.0 * (spot + strike);
             if size < 0.0 {
                 let cover = match kind {

@@ -879,6 +879,47 @@ proptest! {
     }
 }
 
+/// The shortcut checks each pool's own market parameters: options on the same underlying in
+/// a second pool whose rate is negative (where a put can be worth more than its strike) make it
+/// decline, even after a position in a pool where the same underlying's parameters are fine.
+#[test]
+fn the_shortcut_checks_the_market_of_every_pool() {
+    let mut state = world();
+    let long_in = |pools: &[usize]| {
+        build(&AccountSpec {
+            portfolio: false,
+            positions: pools
+                .iter()
+                .map(|&pool| PosSpec {
+                    pool,
+                    name: 0,
+                    size: 1,
+                    collateral: 0,
+                    entry: 0,
+                    funding: 0,
+                })
+                .collect(),
+            balances: vec![(0, 1_000_000)],
+        })
+    };
+    let surely =
+        |state: &State, a: &Account| margin::surely_healthy(state, a, "USDC", PriceBasis::Median);
+    // "alt" (1) comes before "main" (0) in the account's positions.
+    assert!(surely(&state, &long_in(&[1, 0])), "both markets are fine");
+    state
+        .pools
+        .get_mut(POOLS[0])
+        .and_then(|p| p.markets.get_mut("BTC"))
+        .expect("main lists BTC")
+        .params
+        .rate = Ratio::from_f64(-0.01, derivpool_types::Rounding::Down).unwrap();
+    assert!(!surely(&state, &long_in(&[0])), "a negative rate");
+    assert!(
+        !surely(&state, &long_in(&[1, 0])),
+        "the second pool's market is checked too"
+    );
+}
+
 /// Long-only isolated accounts, and isolated accounts whose collateral covers their written
 /// options in full, are the ones the scan's shortcut is for: it must take them, and it must not
 /// take a short that is not covered.
