@@ -189,9 +189,10 @@ impl Strike {
 /// Per-contract values of one series under every stress scenario (a risk array), shared between
 /// state copies. It keeps each value's `to_f64` beside it, so the stress P&L sums
 /// ([`crate::pool_risk::market_pnl`]) convert nothing; the floats are a function of the values,
-/// so the array serialises, compares and hashes as its values alone.
+/// so the array serialises, compares and hashes as its values alone. The empty array (what a
+/// strike the pool holds nothing of keeps) allocates nothing.
 #[derive(Debug, Clone, Default)]
-pub struct RiskArray(Arc<RiskValues>);
+pub struct RiskArray(Option<Arc<RiskValues>>);
 
 #[derive(Debug, Default)]
 struct RiskValues {
@@ -202,30 +203,33 @@ struct RiskValues {
 impl RiskArray {
     /// The values as floats (`Price::to_f64` of each).
     pub fn floats(&self) -> &[f64] {
-        &self.0.floats
+        self.0.as_ref().map_or(&[], |v| &v.floats)
     }
 }
 
 impl From<Vec<Price>> for RiskArray {
     fn from(prices: Vec<Price>) -> Self {
+        if prices.is_empty() {
+            return RiskArray(None);
+        }
         let floats = prices.iter().map(|p| p.to_f64()).collect();
-        RiskArray(Arc::new(RiskValues {
+        RiskArray(Some(Arc::new(RiskValues {
             prices: prices.into_boxed_slice(),
             floats,
-        }))
+        })))
     }
 }
 
 impl std::ops::Deref for RiskArray {
     type Target = [Price];
     fn deref(&self) -> &[Price] {
-        &self.0.prices
+        self.0.as_ref().map_or(&[], |v| &v.prices)
     }
 }
 
 impl PartialEq for RiskArray {
     fn eq(&self, other: &Self) -> bool {
-        self.0.prices == other.0.prices
+        **self == **other
     }
 }
 
@@ -233,7 +237,7 @@ impl Eq for RiskArray {}
 
 impl Serialize for RiskArray {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.prices.serialize(s)
+        (**self).serialize(s)
     }
 }
 
@@ -364,8 +368,9 @@ pub struct TrancheState {
     pub shares: Shares,
     /// Dead shares minted at genesis.
     pub dead_shares: Shares,
-    /// Shares per LP (not counting those escrowed in the withdrawal queue).
-    pub holders: BTreeMap<String, Shares>,
+    /// Shares per LP (not counting those escrowed in the withdrawal queue); an
+    /// [`imbl::OrdMap`] like [`Accounts`], so that the tick's copy of the state shares it.
+    pub holders: imbl::OrdMap<String, Shares>,
 }
 
 /// A queued LP deposit.
