@@ -249,6 +249,12 @@ impl Engine {
         }
     }
 
+    /// The pool's mid price of an option at `now` ([`options::mid`]): the model price before
+    /// impact and fees, which bounds every quote from below (buys) and above (sells).
+    pub fn option_mid(&self, pool: &str, instrument: &str, now: u64) -> Option<options::Mid> {
+        options::mid(&self.state, pool, instrument, now)
+    }
+
     /// Quotes a trade (option or perp) at time `now` without changing anything. The error is
     /// the reject the trade would get.
     pub fn quote(&self, req: &TradeRequest<'_>, now: u64) -> Result<TradeQuote, Reject> {

@@ -105,6 +105,64 @@ fn kind_of(k: Option<OptionKind>) -> OptionKind {
     k.unwrap_or(OptionKind::Call)
 }
 
+/// The pool's mid price of an option at `now` ([`mid`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mid {
+    /// Per contract, in the quote asset: the model price at the trading vol before any impact,
+    /// without fees.
+    pub price: f64,
+    /// Whether the trading vol's two factors are positive, `oracle vol + base offset > 0` and
+    /// `skew ratio > 0`: then a buy's impact can only raise the vol and a sell's only lower it,
+    /// and the mid bounds every quote (see [`mid`]).
+    pub bounds_quotes: bool,
+}
+
+/// The pool's mid price of `instrument` in `pool_name` at `now`: `BS(trading vol)` per contract
+/// with `trading vol = (oracle vol + base offset) × skew ratio` as they stand, i.e. the price
+/// of an infinitesimal trade before its impact and fees. `None` when the series is unknown,
+/// expired or has no fresh oracle (a quote would be refused).
+///
+/// When [`Mid::bounds_quotes`], every buy quote of any size costs at least the mid per contract
+/// and every sell quote pays at most the mid per contract, up to float rounding (relative
+/// 10⁻¹², or 10⁻¹² of spot + strike for prices near zero): each slice of a buy is priced at a
+/// vol at or above the trading vol (the offset and skew only rise), the model price rises with
+/// the vol, and fees are ≥ 0; a sell mirrors it, with its fee capped at its premium. A screen
+/// that only needs to know whether a quote can beat some level can skip the quote.
+pub fn mid(state: &State, pool_name: &str, instrument: &str, now: u64) -> Option<Mid> {
+    let crate::instrument::Instrument::Option {
+        underlying,
+        expiry,
+        strike,
+        kind,
+    } = crate::instrument::Instrument::parse(instrument).ok()?
+    else {
+        return None;
+    };
+    let market = state.pools.get(pool_name)?.markets.get(&underlying)?;
+    let expiry_t = expiry_unix(&expiry).ok()?;
+    let board = market.boards.get(&expiry_t)?;
+    let s = board.strikes.get(&strike)?;
+    if now >= expiry_t || board.settled_price.is_some() {
+        return None;
+    }
+    let ctx = BoardCtx::new(
+        &state.oracle,
+        &market.params,
+        &underlying,
+        &expiry,
+        expiry_t,
+        now,
+    )
+    .ok()?;
+    let oracle_vol = ctx.oracle_vol(strike);
+    let vol = trading_vol(oracle_vol, board.base_iv_offset, s.skew_ratio);
+    Some(Mid {
+        price: ctx.greeks(kind, strike, vol).price,
+        bounds_quotes: oracle_vol + board.base_iv_offset.to_f64() > 0.0
+            && s.skew_ratio > derivpool_types::Ratio::ZERO,
+    })
+}
+
 /// Quotes an option trade for `account` at time `now` without changing anything. The error is
 /// the reject the trade would get.
 pub fn quote(state: &State, req: &TradeRequest<'_>, now: u64) -> Result<OptionQuote, Reject> {

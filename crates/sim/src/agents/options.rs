@@ -385,6 +385,20 @@ impl Agent for Arbitrageur {
         };
         let size = size_for(self.notional, view.spot());
         let n = size.to_f64();
+        // Screen on the pool's mid first, as a desk would: a buy costs at least the mid per
+        // contract and a sell pays at most it (`derivpool_engine::options::mid`), so a side
+        // whose level the mid cannot beat (with room for float rounding) is not quoted at all;
+        // the decisions are those of quoting it.
+        let (may_buy, may_sell) = match ex.engine.option_mid(view.pool, &series.instrument, now) {
+            Some(mid) if mid.bounds_quotes => {
+                let room = 1e-9 * (mid.price.abs() + view.spot() + series.strike);
+                (
+                    mid.price - room < fair * (1.0 - self.margin),
+                    mid.price + room > fair * (1.0 + self.margin),
+                )
+            }
+            _ => (true, true),
+        };
         let quote = |engine: &derivpool_engine::Engine, side| {
             let req = TradeRequest {
                 pool: view.pool,
@@ -400,14 +414,17 @@ impl Agent for Arbitrageur {
         // changes nothing, and the sell quote is used only when the buy side did not trade);
         // without one, the sell side is quoted only when needed.
         let mut ahead = match ex.engine.helper() {
-            Some(h) => {
+            Some(h) if may_buy && may_sell => {
                 let e = &ex.engine;
                 let (buy, sell) = h.join(|| quote(e, Side::Buy), || quote(e, Side::Sell));
                 [Some(buy), Some(sell)]
             }
-            None => [None, None],
+            _ => [None, None],
         };
         for (i, side) in [Side::Buy, Side::Sell].into_iter().enumerate() {
+            if !(if side == Side::Buy { may_buy } else { may_sell }) {
+                continue;
+            }
             let quoted = ahead[i].take().unwrap_or_else(|| quote(&ex.engine, side));
             let Ok(TradeQuote::Option(q)) = quoted else {
                 continue;
