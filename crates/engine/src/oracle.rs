@@ -145,8 +145,20 @@ pub fn vol_at(slices: &[SviRaw], k: f64, t_years: f64) -> Option<f64> {
     if slices.is_empty() || t_years <= 0.0 {
         return None;
     }
-    let mut vols: Vec<f64> = slices.iter().map(|s| s.implied_vol(k, t_years)).collect();
-    Some(median_f64(&mut vols))
+    // Up to eight sources on the stack (this runs for every strike of every refresh, quote and
+    // health evaluation), more in a vector.
+    let mut few = [0.0f64; 8];
+    let mut many = Vec::new();
+    let vols: &mut [f64] = if slices.len() <= few.len() {
+        for (v, s) in few.iter_mut().zip(slices) {
+            *v = s.implied_vol(k, t_years);
+        }
+        &mut few[..slices.len()]
+    } else {
+        many.extend(slices.iter().map(|s| s.implied_vol(k, t_years)));
+        &mut many
+    };
+    Some(median_f64(vols))
 }
 
 #[cfg(test)]
@@ -161,6 +173,35 @@ mod tests {
             price: Price::from_int(p),
             confidence: Ratio::ZERO,
         }
+    }
+
+    /// The median of the slices' vols, for few sources (on the stack) and many (in a vector),
+    /// odd and even counts.
+    #[test]
+    fn vol_at_is_the_median_of_the_sources() {
+        use derivpool_pricing::SviRaw;
+        let slice = |a: f64| SviRaw {
+            a,
+            b: 0.0,
+            rho: 0.0,
+            m: 0.0,
+            sigma: 0.1,
+        };
+        for n in [1usize, 2, 3, 8, 9, 12] {
+            // Total variances 0.01·(i + 1) in a shuffled order: vols √(0.01·(i + 1) / t).
+            let slices: Vec<SviRaw> = (0..n)
+                .map(|i| slice(0.01 * ((i * 7) % n + 1) as f64))
+                .collect();
+            let mut want: Vec<f64> = slices.iter().map(|s| s.implied_vol(0.0, 0.5)).collect();
+            want.sort_by(f64::total_cmp);
+            let median = if n % 2 == 1 {
+                want[n / 2]
+            } else {
+                0.5 * (want[n / 2 - 1] + want[n / 2])
+            };
+            assert_eq!(vol_at(&slices, 0.0, 0.5), Some(median), "{n} sources");
+        }
+        assert_eq!(vol_at(&[], 0.0, 0.5), None);
     }
 
     #[test]
