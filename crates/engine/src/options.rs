@@ -28,6 +28,11 @@
 //! trader closing a short gets the proportional part back.
 //!
 //! A quote computes everything without changing state; a trade is the same quote committed.
+//!
+//! **Mid** ([`mid`]): BS at the trading vol as it stands, per contract. A buy's slices are all
+//! priced at or above that vol and its fees are ≥ 0, a sell's at or below it with its fee capped
+//! at its premium, so (with both vol factors positive) every buy quote costs at least the mid
+//! and every sell pays at most it: a level the mid cannot beat needs no quote.
 
 use crate::cache::{self, replace_contribution, trade_terms};
 use crate::collateral::min_collateral_per_contract;
