@@ -30,37 +30,34 @@ pub fn deleverage(state: &mut State, pool_name: &str) -> Result<Vec<Event>, Math
     // (account, instrument, position value, profit)
     let mut profitable: Vec<(&String, &String, Quote, Quote)> = Vec::new();
     let mut total = Quote::ZERO;
-    // Per underlying (few): its market and mark price when profit may be realised there, i.e.
-    // never at a price the guard rails distrust (the Mango exploit of 2022 was paid out at a
-    // pumped oracle): not while the breaker holds or the median is far from its TWAP.
-    let mut markets: Vec<(
-        &str,
+    // Per underlying of the pool (few): its perp's name, and its market and mark price when
+    // profit may be realised there, i.e. never at a price the guard rails distrust (the Mango
+    // exploit of 2022 was paid out at a pumped oracle): not while the breaker holds or the
+    // median is far from its TWAP. Sorted by the perp's name, so that looking each up in an
+    // account's positions visits them in the order a walk over the positions would.
+    let mut perps: Vec<(
+        String,
         Option<(&crate::state::Market, derivpool_types::Price)>,
-    )> = Vec::new();
+    )> = pool
+        .markets
+        .iter()
+        .map(|(u, m)| {
+            let tradable = nav::mark_price(state, u)
+                .filter(|_| crate::guards::check_trade(state, u, &m.params, state.t).is_ok())
+                .map(|px| (m, px));
+            (crate::instrument::perp_name(u), tradable)
+        })
+        .collect();
+    perps.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, acc) in &state.accounts {
         let Some(ps) = acc.positions.get(pool_name) else {
             continue;
         };
-        for (instrument, pos) in ps {
-            let Some(u) = instrument.strip_suffix("-PERP") else {
+        for (perp_name, tradable) in &perps {
+            let Some((instrument, pos)) = ps.get_key_value(perp_name.as_str()) else {
                 continue;
             };
-            let tradable = match markets.iter().find(|(x, _)| *x == u) {
-                Some((_, found)) => *found,
-                None => {
-                    let found = match (pool.markets.get(u), nav::mark_price(state, u)) {
-                        (Some(m), Some(px))
-                            if crate::guards::check_trade(state, u, &m.params, state.t).is_ok() =>
-                        {
-                            Some((m, px))
-                        }
-                        _ => None,
-                    };
-                    markets.push((u, found));
-                    found
-                }
-            };
-            let Some((m, px)) = tradable else {
+            let Some((m, px)) = *tradable else {
                 continue;
             };
             let value: Quote = mul(pos.size, px, Rounding::Down)?;
