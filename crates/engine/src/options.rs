@@ -128,11 +128,12 @@ pub struct Mid {
 /// expired or has no fresh oracle (a quote would be refused).
 ///
 /// When [`Mid::bounds_quotes`], every buy quote of any size costs at least the mid per contract
-/// and every sell quote pays at most the mid per contract, up to float rounding (relative
-/// 10⁻¹², or 10⁻¹² of spot + strike for prices near zero): each slice of a buy is priced at a
-/// vol at or above the trading vol (the offset and skew only rise), the model price rises with
-/// the vol, and fees are ≥ 0; a sell mirrors it, with its fee capped at its premium. A screen
-/// that only needs to know whether a quote can beat some level can skip the quote.
+/// and every sell quote pays at most the mid per contract, up to float rounding (a property
+/// test allows 10⁻⁹ of mid + spot + strike, as the simulator's screen does): each slice of a
+/// buy is priced at a vol at or above the trading vol (the offset and skew only rise), the
+/// model price rises with the vol, and fees are ≥ 0; a sell mirrors it, with its fee capped at
+/// its premium. A screen that only needs to know whether a quote can beat some level can skip
+/// the quote.
 pub fn mid(state: &State, pool_name: &str, instrument: &str, now: u64) -> Option<Mid> {
     let crate::instrument::Instrument::Option {
         underlying,

@@ -7,11 +7,11 @@
 //! (Möller and Granlund, "Improved division by invariant integers", IEEE TC 2011, algorithm 4:
 //! two multiplications and two corrections per step instead of a hardware or software division).
 //!
-//! Otherwise, when `a × b` fits in an `i128` the product and quotient stay in `i128`. Otherwise one factor
-//! is split by the divisor (`b = q·c + r`, so `a·b/c = a·q + a·r/c` with `a·q` an integer) and, if
-//! both partial products fit, the result is still exact in `i128`. Only when neither split fits
-//! does the computation go through `ethnum::I256`, where the product of two `i128`s is always
-//! exact. The quotient must fit back into an `i128`.
+//! For other divisors, when `a × b` fits in an `i128` the product and quotient stay in `i128`.
+//! Otherwise one factor is split by the divisor (`b = q·c + r`, so `a·b/c = a·q + a·r/c` with
+//! `a·q` an integer) and, if both partial products fit, the result is still exact in `i128`.
+//! Only when neither split fits does the computation go through `ethnum::I256`, where the
+//! product of two `i128`s is always exact. The quotient must fit back into an `i128`.
 
 use ethnum::I256;
 use std::panic::Location;

@@ -421,8 +421,9 @@ impl Agent for Arbitrageur {
             }
             _ => [None, None],
         };
+        let may = [may_buy, may_sell];
         for (i, side) in [Side::Buy, Side::Sell].into_iter().enumerate() {
-            if !(if side == Side::Buy { may_buy } else { may_sell }) {
+            if !may[i] {
                 continue;
             }
             let quoted = ahead[i].take().unwrap_or_else(|| quote(&ex.engine, side));
