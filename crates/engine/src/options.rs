@@ -44,7 +44,7 @@ use crate::margin::{self, MarginMode, PriceBasis};
 use crate::nav;
 use crate::pricing_ctx::{trading_vol, BoardCtx};
 use crate::reject::{Reject, RejectCode};
-use crate::state::{Position, State};
+use crate::state::{Board, Market, Pool, Position, State, Strike};
 use derivpool_pricing::OptionKind;
 use derivpool_types::{div, mul, Base, Fixed, Price, Quote, Ratio, Rounding};
 use serde::Serialize;
@@ -110,6 +110,58 @@ fn kind_of(k: Option<OptionKind>) -> OptionKind {
     k.unwrap_or(OptionKind::Call)
 }
 
+/// A series listed in a pool: the pool, its market, the board (with its expiry time) and the
+/// strike.
+struct Listed<'a> {
+    pool: &'a Pool,
+    market: &'a Market,
+    expiry_t: u64,
+    board: &'a Board,
+    strike: &'a Strike,
+}
+
+/// Finds the series `underlying` `expiry` `strike` in `pool_name`, or the reject a quote of an
+/// unlisted one gets.
+fn listed<'a>(
+    state: &'a State,
+    pool_name: &str,
+    underlying: &str,
+    expiry: &str,
+    strike: Price,
+) -> Result<Listed<'a>, Reject> {
+    let pool = state
+        .pools
+        .get(pool_name)
+        .ok_or_else(|| crate::reject!(UnknownPool, "no pool named {pool_name:?}"))?;
+    let market = pool.markets.get(underlying).ok_or_else(|| {
+        crate::reject!(
+            UnknownInstrument,
+            "{underlying} is not listed in pool {pool_name}"
+        )
+    })?;
+    let expiry_t =
+        expiry_unix(expiry).map_err(|e| Reject::new(RejectCode::UnknownInstrument, e))?;
+    let board = market.boards.get(&expiry_t).ok_or_else(|| {
+        crate::reject!(
+            UnknownInstrument,
+            "no {underlying} board for {expiry} in pool {pool_name}"
+        )
+    })?;
+    let strike = board.strikes.get(&strike).ok_or_else(|| {
+        crate::reject!(
+            UnknownInstrument,
+            "strike {strike} is not listed on {expiry}"
+        )
+    })?;
+    Ok(Listed {
+        pool,
+        market,
+        expiry_t,
+        board,
+        strike,
+    })
+}
+
 /// The pool's mid price of an option at `now` ([`mid`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Mid {
@@ -144,10 +196,13 @@ pub fn mid(state: &State, pool_name: &str, instrument: &str, now: u64) -> Option
     else {
         return None;
     };
-    let market = state.pools.get(pool_name)?.markets.get(&underlying)?;
-    let expiry_t = expiry_unix(&expiry).ok()?;
-    let board = market.boards.get(&expiry_t)?;
-    let s = board.strikes.get(&strike)?;
+    let Listed {
+        market,
+        expiry_t,
+        board,
+        strike: s,
+        ..
+    } = listed(state, pool_name, &underlying, &expiry, strike).ok()?;
     if now >= expiry_t || board.settled_price.is_some() {
         return None;
     }
@@ -210,30 +265,13 @@ pub fn quote_parsed(
             "size must be positive, got {size}"
         ));
     }
-    let pool = state
-        .pools
-        .get(pool_name)
-        .ok_or_else(|| crate::reject!(UnknownPool, "no pool named {pool_name:?}"))?;
-    let market = pool.markets.get(&underlying).ok_or_else(|| {
-        crate::reject!(
-            UnknownInstrument,
-            "{underlying} is not listed in pool {pool_name}"
-        )
-    })?;
-    let expiry_t =
-        expiry_unix(&expiry).map_err(|e| Reject::new(RejectCode::UnknownInstrument, e))?;
-    let board = market.boards.get(&expiry_t).ok_or_else(|| {
-        crate::reject!(
-            UnknownInstrument,
-            "no {underlying} board for {expiry} in pool {pool_name}"
-        )
-    })?;
-    let s = board.strikes.get(&strike).ok_or_else(|| {
-        crate::reject!(
-            UnknownInstrument,
-            "strike {strike} is not listed on {expiry}"
-        )
-    })?;
+    let Listed {
+        pool,
+        market,
+        expiry_t,
+        board,
+        strike: s,
+    } = listed(state, pool_name, &underlying, &expiry, strike)?;
     let p = &market.params;
     nav::check_capital(pool)?;
     if now >= expiry_t || board.settled_price.is_some() {
